@@ -1,0 +1,78 @@
+/* daemon.h: the running agent's state, shared by main.c (lifecycle: start-up, signals,
+ * reload, drain) and ops.c (what the control socket and the flow callbacks do with it). */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "control.h"
+#include "flow.h"
+#include "loader.h"
+#include "priv.h"
+
+#define MW_VERSION "0.1.0"
+#define MW_CGROUP_CACHE 128
+
+enum mw_enroll_source {
+	MW_SRC_CONFIG = 0,  /* from the config's "enroll" */
+	MW_SRC_CONTROL = 1, /* `mcpwarden enroll` at run time */
+	MW_SRC_PINNED = 2,  /* found pinned by a previous agent */
+};
+
+struct mw_enrolled_cg {
+	uint64_t id;
+	char path[PATH_MAX];
+	char unit[256];
+	enum mw_enroll_source source;
+	uint64_t since_wall;
+};
+
+struct mw_cg_cache {
+	uint64_t id;
+	char path[PATH_MAX];
+	char unit[256];
+};
+
+struct mw_daemon {
+	struct mw_config *config;
+	const char *config_arg; /* --config as given, NULL for the default */
+	sd_event *event;
+	struct mw_loader *loader;
+	struct mw_priv priv;
+	struct mw_flows *flows;
+	struct mw_control *control;
+	char cg_mount[PATH_MAX];
+	char self_cg[PATH_MAX];
+	uint64_t self_cg_id;
+	uint32_t generation;
+	uint64_t start_mono, start_wall;
+	struct mw_enrolled_cg enrolled[MW_ENROLLED_MAX];
+	unsigned n_enrolled;
+	struct mw_cg_cache cg_cache[MW_CGROUP_CACHE];
+	unsigned cg_cache_next;
+	char inbound_err[MW_MAX_INBOUND][128]; /* why an inbound port is not served, "" if it is */
+	bool draining;
+	int exit_code;
+};
+
+/* ops.c */
+int daemon_control(void *userdata, const struct ucred *peer, json_t *request, json_t **ret_reply,
+		   char *errbuf, size_t errlen);
+extern const struct mw_flows_ops daemon_flow_ops;
+/* Enroll what a config entry names; logs the outcome once. */
+int daemon_enroll_spec(struct mw_daemon *d, const struct mw_enroll_spec *spec,
+		       enum mw_enroll_source source, char *errbuf, size_t errlen);
+int daemon_unenroll_path(struct mw_daemon *d, const char *path, char *errbuf, size_t errlen);
+void daemon_cgroup_describe(struct mw_daemon *d, uint64_t id, const char **ret_path,
+			    const char **ret_unit);
+struct mw_enrolled_cg *daemon_enrolled_find(struct mw_daemon *d, uint64_t id);
+void daemon_enrolled_add(struct mw_daemon *d, uint64_t id, const char *path,
+			 enum mw_enroll_source source);
+
+/* main.c */
+/* Translate the config's capture section into kernel rules; fills errbuf on failure. */
+int daemon_capture_rules(const struct mw_config *c, struct mw_capture_entry *rules, unsigned *n,
+			 char *errbuf, size_t errlen);

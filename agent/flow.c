@@ -1,0 +1,689 @@
+/* flow.c: see flow.h. */
+#include "flow.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+
+#include "loader.h"
+#include "util.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+struct listener {
+	int fd;
+	bool inbound;
+	uint16_t public_port;
+	sd_event_source *src;
+	struct mw_flows *owner;
+};
+
+#define MAX_LISTENERS 32
+
+struct mw_flows {
+	sd_event *event;
+	struct mw_loader *loader;
+	struct mw_flows_limits limits;
+	struct mw_flows_ops ops;
+	void *userdata;
+	struct listener listeners[MAX_LISTENERS];
+	unsigned n_listeners;
+	struct mw_flow *head; /* active flows */
+	struct mw_flow *recent[MW_FLOWS_RECENT];
+	unsigned recent_next;
+	uint64_t next_id;
+	uint64_t netns_cookie;
+	struct mw_flow_counters counters;
+};
+
+static int flow_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+const char *flow_dir_name(enum mw_flow_dir d)
+{
+	return d == MW_FLOW_INBOUND ? "inbound" : "outbound";
+}
+
+const char *flow_state_name(enum mw_flow_state s)
+{
+	static const char *const names[] = { "connecting", "relaying", "half-closed", "closed" };
+
+	return s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+static int buf_init(struct mw_relay_buf *b, size_t cap)
+{
+	b->data = malloc(cap);
+	if (!b->data)
+		return -ENOMEM;
+	b->cap = cap;
+	b->start = b->end = 0;
+	return 0;
+}
+
+static size_t buf_len(const struct mw_relay_buf *b)
+{
+	return b->end - b->start;
+}
+
+/* Free space at the end, compacting when the front has been consumed. */
+static size_t buf_room(struct mw_relay_buf *b)
+{
+	if (b->start == b->end)
+		b->start = b->end = 0;
+	else if (b->end == b->cap && b->start > 0) {
+		memmove(b->data, b->data + b->start, b->end - b->start);
+		b->end -= b->start;
+		b->start = 0;
+	}
+	return b->cap - b->end;
+}
+
+static void flow_free(struct mw_flow *f)
+{
+	sd_event_source_disable_unref(f->src_down);
+	sd_event_source_disable_unref(f->src_up);
+	sd_event_source_disable_unref(f->timer);
+	f->src_down = f->src_up = f->timer = NULL;
+	if (f->fd_down >= 0)
+		close(f->fd_down);
+	if (f->fd_up >= 0)
+		close(f->fd_up);
+	f->fd_down = f->fd_up = -1;
+	free(f->up.data);
+	free(f->down.data);
+	f->up.data = f->down.data = NULL;
+}
+
+static void flow_unlink(struct mw_flows *fl, struct mw_flow *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		fl->head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->prev = f->next = NULL;
+}
+
+/* Keep a closed flow for `flows --all`, evicting the oldest. */
+static void flow_retire(struct mw_flows *fl, struct mw_flow *f)
+{
+	struct mw_flow **slot = &fl->recent[fl->recent_next];
+
+	free(*slot);
+	*slot = f;
+	fl->recent_next = (fl->recent_next + 1) % MW_FLOWS_RECENT;
+}
+
+static void flow_close(struct mw_flow *f, const char *reason)
+{
+	struct mw_flows *fl = f->owner;
+	bool relayed = f->state != MW_FLOW_CONNECTING || f->bytes_up || f->bytes_down;
+
+	if (f->state == MW_FLOW_CLOSED)
+		return;
+	if (!f->reason[0])
+		snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	f->state = MW_FLOW_CLOSED;
+	f->end_mono = mw_now_mono_usec();
+	flow_free(f);
+	flow_unlink(fl, f);
+	fl->counters.active--;
+	if (!relayed && strcmp(f->reason, "closed") != 0)
+		fl->counters.failed++;
+	if (fl->ops.closed)
+		fl->ops.closed(fl->userdata, f);
+	flow_retire(fl, f);
+}
+
+static void set_io(sd_event_source *s, uint32_t events)
+{
+	if (!s)
+		return;
+	if (!events) {
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_io_events(s, events);
+	sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+static void flow_update_events(struct mw_flow *f)
+{
+	uint32_t down = 0, up = 0;
+
+	if (!f->eof_down && buf_room(&f->up) > 0)
+		down |= EPOLLIN;
+	if (buf_len(&f->down) > 0)
+		down |= EPOLLOUT;
+	if (f->state == MW_FLOW_CONNECTING) {
+		up = EPOLLOUT;
+	} else {
+		if (!f->eof_up && buf_room(&f->down) > 0)
+			up |= EPOLLIN;
+		if (buf_len(&f->up) > 0)
+			up |= EPOLLOUT;
+	}
+	set_io(f->src_down, down);
+	set_io(f->src_up, up);
+}
+
+static void sniff_feed(struct mw_flow *f, const uint8_t *data, size_t n)
+{
+	size_t take;
+
+	if (f->proto != MW_PROTO_UNKNOWN || f->sniff_len >= sizeof(f->sniff))
+		return;
+	take = sizeof(f->sniff) - f->sniff_len;
+	if (take > n)
+		take = n;
+	memcpy(f->sniff + f->sniff_len, data, take);
+	f->sniff_len += take;
+	f->proto = sniff_classify(f->sniff, f->sniff_len);
+	if (f->proto == MW_PROTO_UNKNOWN && f->sniff_len >= MW_SNIFF_NEED)
+		f->proto = MW_PROTO_OTHER;
+}
+
+/* Read what fits from fd into b. 0 = progress or would block, 1 = EOF, <0 = error. */
+static int relay_read(int fd, struct mw_relay_buf *b, uint64_t *count)
+{
+	for (;;) {
+		size_t room = buf_room(b);
+		ssize_t n;
+
+		if (!room)
+			return 0;
+		n = read(fd, b->data + b->end, room);
+		if (n > 0) {
+			b->end += (size_t)n;
+			*count += (uint64_t)n;
+			if ((size_t)n < room)
+				return 0;
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 0 : -errno;
+	}
+}
+
+static int relay_write(int fd, struct mw_relay_buf *b)
+{
+	while (buf_len(b) > 0) {
+		ssize_t n = send(fd, b->data + b->start, buf_len(b), MSG_NOSIGNAL);
+
+		if (n > 0) {
+			b->start += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && errno == EAGAIN ? 0 : -errno;
+	}
+	return 0;
+}
+
+static void set_abortive(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* An error on either side resets both: the gateway must see a failure, not a clean end. */
+static void flow_err(struct mw_flow *f, const char *what, int err)
+{
+	char reason[96];
+
+	snprintf(reason, sizeof(reason), "%s: %s", what, strerror(-err));
+	set_abortive(f->fd_down);
+	set_abortive(f->fd_up);
+	flow_close(f, reason);
+}
+
+/* Move bytes both ways as far as the sockets allow, then pass on FINs. */
+static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
+{
+	uint64_t before;
+	int r;
+
+	if (readable_down && !f->eof_down) {
+		size_t got;
+
+		before = f->bytes_up;
+		r = relay_read(f->fd_down, &f->up, &f->bytes_up);
+		if (r < 0)
+			return flow_err(f, "client read", r);
+		/* what this call read sits contiguous at the end of the buffer */
+		got = (size_t)(f->bytes_up - before);
+		if (got)
+			sniff_feed(f, f->up.data + f->up.end - got, got);
+		f->owner->counters.bytes_up += got;
+		if (r == 1)
+			f->eof_down = true;
+	}
+	if (f->state != MW_FLOW_CONNECTING) {
+		r = relay_write(f->fd_up, &f->up);
+		if (r < 0)
+			return flow_err(f, "upstream write", r);
+		if (readable_up && !f->eof_up) {
+			before = f->bytes_down;
+			r = relay_read(f->fd_up, &f->down, &f->bytes_down);
+			if (r < 0)
+				return flow_err(f, "upstream read", r);
+			f->owner->counters.bytes_down += f->bytes_down - before;
+			if (r == 1)
+				f->eof_up = true;
+		}
+		if (f->eof_down && !f->shut_up && buf_len(&f->up) == 0) {
+			shutdown(f->fd_up, SHUT_WR);
+			f->shut_up = true;
+		}
+	}
+	r = relay_write(f->fd_down, &f->down);
+	if (r < 0)
+		return flow_err(f, "client write", r);
+	if (f->eof_up && !f->shut_down && buf_len(&f->down) == 0) {
+		shutdown(f->fd_down, SHUT_WR);
+		f->shut_down = true;
+	}
+	if (f->shut_up && f->shut_down)
+		return flow_close(f, "closed");
+	if (f->state == MW_FLOW_RELAYING && (f->shut_up || f->shut_down))
+		f->state = MW_FLOW_HALF_CLOSED;
+	if (f->bytes_up || f->bytes_down)
+		f->last_active = mw_now_mono_usec();
+	flow_update_events(f);
+}
+
+static int flow_connected(struct mw_flow *f)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(f->fd_up, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err)
+		return -err;
+	f->state = MW_FLOW_RELAYING;
+	f->last_active = mw_now_mono_usec();
+	if (f->owner->ops.opened)
+		f->owner->ops.opened(f->owner->userdata, f);
+	return 0;
+}
+
+static int flow_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct mw_flow *f = userdata;
+	bool err = revents & (EPOLLERR | EPOLLHUP);
+	bool rd_down = false, rd_up = false;
+
+	if (fd == f->fd_up && f->state == MW_FLOW_CONNECTING) {
+		int r = flow_connected(f);
+
+		if (r < 0) {
+			flow_err(f, "upstream connect", r);
+			return 0;
+		}
+	} else if (fd == f->fd_up) {
+		rd_up = (revents & EPOLLIN) || err;
+	}
+	if (fd == f->fd_down)
+		rd_down = (revents & EPOLLIN) || err;
+	flow_pump(f, rd_down, rd_up);
+	return 0;
+}
+
+static int flow_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct mw_flow *f = userdata;
+	struct mw_flows *fl = f->owner;
+	uint64_t now = mw_now_mono_usec(), deadline;
+
+	if (f->state == MW_FLOW_CONNECTING) {
+		set_abortive(f->fd_down);
+		flow_close(f, "upstream connect timed out");
+		return 0;
+	}
+	deadline = f->last_active + fl->limits.idle_timeout_usec;
+	if (now >= deadline) {
+		flow_close(f, "idle timeout");
+		return 0;
+	}
+	sd_event_source_set_time(s, deadline);
+	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+static socklen_t ss_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static void addr16_of(const struct sockaddr_storage *ss, uint8_t out[16], uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &sin->sin_addr, 4);
+		*port = ntohs(sin->sin_port);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		memcpy(out, &sin6->sin6_addr, 16);
+		*port = ntohs(sin6->sin6_port);
+	}
+}
+
+/* A v4-mapped destination is connected to as plain IPv4. */
+static void target_from_origin(const struct mw_origin *o, struct sockaddr_storage *ss)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(ss, 0, sizeof(*ss));
+	if (memcmp(o->dst, mapped, 12) == 0) {
+		struct sockaddr_in *sin = (void *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, o->dst + 12, 4);
+		sin->sin_port = htons(o->dst_port);
+	} else {
+		struct sockaddr_in6 *sin6 = (void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, o->dst, 16);
+		sin6->sin6_port = htons(o->dst_port);
+	}
+}
+
+/* Outbound: where the gateway was going (SO_ORIGINAL_DST, answered by our getsockopt
+ * program) and who it was (the origin BPF kept by 4-tuple). */
+static int flow_find_origin(struct mw_flows *fl, struct mw_flow *f)
+{
+	struct sockaddr_storage local = {}, orig = {};
+	struct mw_flow_key key = {};
+	socklen_t len = sizeof(local);
+	int level, r;
+
+	if (getsockname(f->fd_down, (struct sockaddr *)&local, &len) < 0)
+		return -errno;
+	addr16_of(&f->peer, key.saddr, &key.sport);
+	addr16_of(&local, key.daddr, &key.dport);
+	key.netns_cookie = fl->netns_cookie;
+
+	level = local.ss_family == AF_INET ? SOL_IP : SOL_IPV6;
+	len = sizeof(orig);
+	if (getsockopt(f->fd_down, level, MW_SO_ORIGINAL_DST, &orig, &len) < 0)
+		return -errno;
+	r = loader_origin_take(fl->loader, &key, &f->origin);
+	if (r < 0)
+		return r;
+	f->have_origin = true;
+	/* both answers come from the same map entry; the origin's is authoritative */
+	target_from_origin(&f->origin, &f->target);
+	return 0;
+}
+
+static int flow_find_backend(struct mw_flows *fl, struct mw_flow *f, uint16_t public_port)
+{
+	struct mw_inbound in;
+	int r;
+
+	r = loader_inbound_get(fl->loader, public_port, &in);
+	if (r < 0)
+		return r;
+	if (!in.bound)
+		return -ENOTCONN; /* the gateway has not bound its listener yet */
+	memset(&f->origin, 0, sizeof(f->origin));
+	f->origin.cgroup_id = in.cgroup_id;
+	f->origin.dst_port = in.backend_port;
+	f->have_origin = true;
+	memset(&f->target, 0, sizeof(f->target));
+	if (in.bound & MW_INBOUND_BOUND4) {
+		struct sockaddr_in *sin = (void *)&f->target;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin->sin_port = htons(in.backend_port);
+	} else {
+		struct sockaddr_in6 *sin6 = (void *)&f->target;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		sin6->sin6_port = htons(in.backend_port);
+	}
+	return 0;
+}
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f)
+{
+	int r;
+
+	f->fd_up = socket(f->target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (f->fd_up < 0)
+		return -errno;
+	set_nodelay(f->fd_up);
+	if (connect(f->fd_up, (struct sockaddr *)&f->target, ss_len(&f->target)) < 0 &&
+	    errno != EINPROGRESS)
+		return -errno;
+	r = sd_event_add_io(fl->event, &f->src_up, f->fd_up, EPOLLOUT, flow_io, f);
+	if (r < 0)
+		return r;
+	r = sd_event_add_io(fl->event, &f->src_down, f->fd_down, EPOLLIN, flow_io, f);
+	if (r < 0)
+		return r;
+	return sd_event_add_time_relative(fl->event, &f->timer, CLOCK_MONOTONIC,
+					  fl->limits.connect_timeout_usec, 0, flow_timer, f);
+}
+
+static void flow_refuse(struct mw_flows *fl, struct mw_flow *f, const char *reason)
+{
+	/* reset, so the gateway sees a failure and not a clean empty reply */
+	set_abortive(f->fd_down);
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	f->state = MW_FLOW_CLOSED;
+	f->end_mono = mw_now_mono_usec();
+	fl->counters.refused++;
+	flow_free(f);
+	if (fl->ops.refused)
+		fl->ops.refused(fl->userdata, f);
+	flow_retire(fl, f);
+}
+
+static void flow_accept_one(struct listener *ls, int fd, const struct sockaddr_storage *peer)
+{
+	struct mw_flows *fl = ls->owner;
+	struct mw_flow *f;
+	char reason[96];
+	int r;
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		close(fd);
+		return;
+	}
+	f->owner = fl;
+	f->id = ++fl->next_id;
+	snprintf(f->name, sizeof(f->name), "f%llx", (unsigned long long)f->id);
+	f->dir = ls->inbound ? MW_FLOW_INBOUND : MW_FLOW_OUTBOUND;
+	f->fd_down = fd;
+	f->fd_up = -1;
+	f->peer = *peer;
+	f->start_mono = f->last_active = mw_now_mono_usec();
+	f->start_wall = mw_now_wall_usec();
+	fl->counters.total++;
+
+	if (fl->counters.active >= fl->limits.max_flows)
+		return flow_refuse(fl, f, "connection limit reached");
+	r = ls->inbound ? flow_find_backend(fl, f, ls->public_port) : flow_find_origin(fl, f);
+	if (r < 0) {
+		if (!ls->inbound)
+			fl->counters.origin_missing++;
+		snprintf(reason, sizeof(reason), "%s: %s",
+			 ls->inbound ? "no gateway listener behind this port" : "origin unknown",
+			 strerror(-r));
+		return flow_refuse(fl, f, reason);
+	}
+	set_nodelay(fd);
+	if (buf_init(&f->up, fl->limits.relay_buffer) < 0 ||
+	    buf_init(&f->down, fl->limits.relay_buffer) < 0)
+		return flow_refuse(fl, f, "out of memory");
+	r = flow_start_upstream(fl, f);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "upstream connect: %s", strerror(-r));
+		return flow_refuse(fl, f, reason);
+	}
+	f->next = fl->head;
+	if (fl->head)
+		fl->head->prev = f;
+	fl->head = f;
+	fl->counters.active++;
+}
+
+static int listener_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct listener *ls = userdata;
+
+	/* a bounded batch per wakeup keeps one busy listener from starving the relays */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage peer = {};
+		socklen_t len = sizeof(peer);
+		int cfd = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0)
+			break; /* EAGAIN, or a transient error (EMFILE, ECONNABORTED) */
+		flow_accept_one(ls, cfd, &peer);
+	}
+	return 0;
+}
+
+int flows_new(sd_event *event, struct mw_loader *loader, const struct mw_flows_limits *limits,
+	      const struct mw_flows_ops *ops, void *userdata, struct mw_flows **ret)
+{
+	struct mw_flows *fl = calloc(1, sizeof(*fl));
+	int fd;
+	socklen_t len = sizeof(fl->netns_cookie);
+
+	if (!fl)
+		return -ENOMEM;
+	fl->event = event;
+	fl->loader = loader;
+	fl->limits = *limits;
+	fl->ops = *ops;
+	fl->userdata = userdata;
+	/* the agent's netns: the same as its listeners', hence its accepted sockets' */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &fl->netns_cookie, &len) < 0) {
+		int r = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		free(fl);
+		return r;
+	}
+	close(fd);
+	*ret = fl;
+	return 0;
+}
+
+void flows_set_limits(struct mw_flows *fl, const struct mw_flows_limits *limits)
+{
+	fl->limits = *limits; /* buffers of live flows keep their size */
+}
+
+static int flows_listen(struct mw_flows *fl, int fd, bool inbound, uint16_t port)
+{
+	struct listener *ls;
+	int r;
+
+	if (fl->n_listeners >= MAX_LISTENERS)
+		return -ENOSPC;
+	ls = &fl->listeners[fl->n_listeners];
+	ls->fd = fd;
+	ls->inbound = inbound;
+	ls->public_port = port;
+	ls->owner = fl;
+	r = sd_event_add_io(fl->event, &ls->src, fd, EPOLLIN, listener_io, ls);
+	if (r < 0)
+		return r;
+	fl->n_listeners++;
+	return 0;
+}
+
+int flows_listen_outbound(struct mw_flows *fl, int fd)
+{
+	return flows_listen(fl, fd, false, 0);
+}
+
+int flows_listen_inbound(struct mw_flows *fl, int fd, uint16_t public_port)
+{
+	return flows_listen(fl, fd, true, public_port);
+}
+
+void flows_stop_accepting(struct mw_flows *fl)
+{
+	for (unsigned i = 0; i < fl->n_listeners; i++) {
+		fl->listeners[i].src = sd_event_source_disable_unref(fl->listeners[i].src);
+		close(fl->listeners[i].fd);
+	}
+	fl->n_listeners = 0;
+}
+
+unsigned flows_active(struct mw_flows *fl)
+{
+	return (unsigned)fl->counters.active;
+}
+
+void flows_close_all(struct mw_flows *fl, const char *reason)
+{
+	while (fl->head)
+		flow_close(fl->head, reason);
+}
+
+const struct mw_flow_counters *flows_counters(struct mw_flows *fl)
+{
+	return &fl->counters;
+}
+
+void flows_foreach(struct mw_flows *fl, bool all, void (*fn)(void *ud, const struct mw_flow *f),
+		   void *ud)
+{
+	for (struct mw_flow *f = fl->head; f; f = f->next)
+		fn(ud, f);
+	if (!all)
+		return;
+	for (unsigned i = 0; i < MW_FLOWS_RECENT; i++) {
+		unsigned idx = (fl->recent_next + MW_FLOWS_RECENT - 1 - i) % MW_FLOWS_RECENT;
+
+		if (fl->recent[idx])
+			fn(ud, fl->recent[idx]);
+	}
+}
+
+struct mw_flows *flows_free(struct mw_flows *fl)
+{
+	if (!fl)
+		return NULL;
+	flows_stop_accepting(fl);
+	flows_close_all(fl, "agent stopped");
+	for (unsigned i = 0; i < MW_FLOWS_RECENT; i++)
+		free(fl->recent[i]);
+	free(fl);
+	return NULL;
+}

@@ -1,0 +1,104 @@
+/* flow.h: captured flows: accept, origin, upstream connect, two-way relay.
+ *
+ * Owns every flow from accept to close: the two sockets, a bounded buffer per direction
+ * (a full buffer stops reading that side: backpressure), half-close (a FIN is passed on
+ * once the bytes before it are), connect and idle timeouts, and the connection limit.
+ * The first client bytes are kept and classified (sniff.h) for the modules to come.
+ * Reports open and close through the callbacks; never logs itself. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <systemd/sd-event.h>
+
+#include "mcpwarden/abi.h"
+#include "sniff.h"
+
+#define MW_FLOWS_RECENT 256 /* closed flows remembered for `mcpwarden flows --all` */
+
+enum mw_flow_dir {
+	MW_FLOW_OUTBOUND = 0, /* the gateway connected out; captured by connect4/6 */
+	MW_FLOW_INBOUND = 1,  /* a client connected to a taken-over gateway port */
+};
+
+enum mw_flow_state {
+	MW_FLOW_CONNECTING = 0,
+	MW_FLOW_RELAYING,
+	MW_FLOW_HALF_CLOSED,
+	MW_FLOW_CLOSED,
+};
+
+struct mw_relay_buf {
+	uint8_t *data;
+	size_t cap, start, end;
+};
+
+struct mw_flow {
+	uint64_t id;
+	char name[24]; /* "f" + hex id, as shown to operators */
+	enum mw_flow_dir dir;
+	enum mw_flow_state state;
+	bool have_origin;
+	struct mw_origin origin;      /* outbound: from BPF; inbound: the gateway's cgroup */
+	struct sockaddr_storage peer; /* who connected to the agent */
+	struct sockaddr_storage target;
+	int fd_down, fd_up; /* client side (accepted), upstream side */
+	sd_event_source *src_down, *src_up, *timer;
+	struct mw_relay_buf up, down; /* client->upstream, upstream->client */
+	bool eof_down, eof_up, shut_up, shut_down;
+	uint64_t bytes_up, bytes_down;
+	uint64_t start_mono, start_wall, last_active, end_mono;
+	uint8_t sniff[64];
+	size_t sniff_len;
+	enum mw_proto proto;
+	char reason[96]; /* why it closed */
+	struct mw_flows *owner;
+	struct mw_flow *prev, *next;
+};
+
+struct mw_flow_counters {
+	uint64_t active, total, refused, failed, origin_missing, bytes_up, bytes_down;
+};
+
+struct mw_flows_ops {
+	void (*opened)(void *userdata, const struct mw_flow *f);
+	void (*closed)(void *userdata, const struct mw_flow *f);
+	/* a flow refused before relaying (limit reached, no origin, ...) */
+	void (*refused)(void *userdata, const struct mw_flow *f);
+};
+
+struct mw_flows_limits {
+	uint32_t max_flows;
+	uint64_t connect_timeout_usec;
+	uint64_t idle_timeout_usec;
+	uint32_t relay_buffer;
+};
+
+struct mw_loader;
+struct mw_flows;
+
+int flows_new(sd_event *event, struct mw_loader *loader, const struct mw_flows_limits *limits,
+	      const struct mw_flows_ops *ops, void *userdata, struct mw_flows **ret);
+struct mw_flows *flows_free(struct mw_flows *fl);
+void flows_set_limits(struct mw_flows *fl, const struct mw_flows_limits *limits);
+
+/* Serve a listening socket: outbound (captured connects) or inbound (a taken-over port
+ * relayed to the gateway's moved listener). The flows module owns fd afterwards. */
+int flows_listen_outbound(struct mw_flows *fl, int fd);
+int flows_listen_inbound(struct mw_flows *fl, int fd, uint16_t public_port);
+
+/* Stop accepting; flows in progress go on. */
+void flows_stop_accepting(struct mw_flows *fl);
+unsigned flows_active(struct mw_flows *fl);
+/* End every flow now (after a drain timeout). */
+void flows_close_all(struct mw_flows *fl, const char *reason);
+
+const struct mw_flow_counters *flows_counters(struct mw_flows *fl);
+/* Visit active flows, then (all) the recently closed ones, newest first. */
+void flows_foreach(struct mw_flows *fl, bool all, void (*fn)(void *ud, const struct mw_flow *f),
+		   void *ud);
+
+const char *flow_dir_name(enum mw_flow_dir d);
+const char *flow_state_name(enum mw_flow_state s);

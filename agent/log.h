@@ -1,0 +1,60 @@
+/* log.h: the agent's one voice, to journald with structured fields, or to stderr.
+ *
+ * Every event kind has a MESSAGE_ID (below; explained in agent/mcpwarden.catalog) and the
+ * DESIGN.md fields (MCPW_SESSION, MCPW_FLOW, MCPW_SUB, ...).  Without a journald socket,
+ * or when a send fails, the same fields go to stderr as one line.  Callers log once, at
+ * the dispatch layer; library code returns errors instead. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <syslog.h>
+
+#include "util.h"
+
+#define MW_MID_AGENT_START "af61818bdfc24a909e6df626514fbc5f"
+#define MW_MID_AGENT_STOP "36152c583a424f73b289ae869a81abc6"
+#define MW_MID_CONFIG "ea45d643f9f7489b807eff34936c6d39"
+#define MW_MID_ENROLL "addaa5dca36c4d3880c6554a9e005a69"
+#define MW_MID_UNENROLL "9d6ed896925b4df785b256f6f77752e3"
+#define MW_MID_FLOW_OPEN "7f79e34d0d8e46ac9e3a1ead548a0516"
+#define MW_MID_FLOW_CLOSE "773ab805631c4b0aae0f054612d698cf"
+#define MW_MID_FLOW_REFUSED "87e875a79ff04ed9bcfaa51b30215956"
+#define MW_MID_ALERT "3567ca63f05d41d9a3d9ff8ba75b26eb"
+
+#define MW_LOG_MAX_FIELDS 32
+
+struct mw_log_field {
+	const char *name; /* e.g. "MCPW_FLOW" */
+	char value[256];
+};
+
+/* A small builder so call sites read as a list of fields. */
+struct mw_log_fields {
+	struct mw_log_field f[MW_LOG_MAX_FIELDS];
+	size_t n;
+};
+
+void log_fields_add(struct mw_log_fields *lf, const char *name, const char *fmt, ...)
+	_printf_(3, 4);
+
+/* Choose the sink: journald when its socket exists (unless force_stderr), else stderr.
+ * level: messages above it are dropped (LOG_DEBUG shows everything). */
+void log_setup(bool force_stderr, int level);
+bool log_to_journal(void);
+
+/* A structured event: message_id may be NULL for plain messages. */
+void log_event(int prio, const char *message_id, const struct mw_log_fields *lf, const char *fmt,
+	       ...) _printf_(4, 5);
+
+void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);
+
+/* Log with strerror(-err) appended and return err, for `return log_error_errno(r, ...)`. */
+int log_errno(int prio, int err, const char *fmt, ...) _printf_(3, 4);
+#define log_error_errno(err, ...) log_errno(LOG_ERR, (err), __VA_ARGS__)
+#define log_warning_errno(err, ...) log_errno(LOG_WARNING, (err), __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

@@ -1,0 +1,515 @@
+/* ops.c: what the running agent does for the control socket (status, flows, enroll,
+ * unenroll) and with flow events (journald entries).  The dispatch layer: it logs. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "cgroup.h"
+#include "daemon.h"
+#include "log.h"
+#include "unit.h"
+
+static const char *source_name(enum mw_enroll_source s)
+{
+	static const char *const names[] = { "config", "control", "pinned" };
+
+	return s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+static const char *iso_time(uint64_t wall_usec, char *buf, size_t size)
+{
+	time_t t = (time_t)(wall_usec / 1000000ULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+struct mw_enrolled_cg *daemon_enrolled_find(struct mw_daemon *d, uint64_t id)
+{
+	for (unsigned i = 0; i < d->n_enrolled; i++)
+		if (d->enrolled[i].id == id)
+			return &d->enrolled[i];
+	return NULL;
+}
+
+void daemon_enrolled_add(struct mw_daemon *d, uint64_t id, const char *path,
+			 enum mw_enroll_source source)
+{
+	struct mw_enrolled_cg *e = daemon_enrolled_find(d, id);
+
+	if (!e) {
+		if (d->n_enrolled >= MW_ENROLLED_MAX)
+			return;
+		e = &d->enrolled[d->n_enrolled++];
+		e->since_wall = mw_now_wall_usec();
+	}
+	e->id = id;
+	e->source = source;
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	cgroup_unit_name(path, e->unit, sizeof(e->unit));
+}
+
+static void enrolled_remove(struct mw_daemon *d, uint64_t id)
+{
+	struct mw_enrolled_cg *e = daemon_enrolled_find(d, id);
+
+	if (e)
+		*e = d->enrolled[--d->n_enrolled];
+}
+
+/* cgroup id -> path and unit, cached: searched first below the enrolled cgroups (a flow
+ * comes from one of them or a child), then the whole hierarchy. */
+void daemon_cgroup_describe(struct mw_daemon *d, uint64_t id, const char **ret_path,
+			    const char **ret_unit)
+{
+	struct mw_cg_cache *c;
+	char path[PATH_MAX];
+	int r = -ENOENT;
+
+	*ret_path = *ret_unit = "";
+	if (!id)
+		return;
+	for (unsigned i = 0; i < MW_CGROUP_CACHE; i++)
+		if (d->cg_cache[i].id == id) {
+			*ret_path = d->cg_cache[i].path;
+			*ret_unit = d->cg_cache[i].unit;
+			return;
+		}
+	for (unsigned i = 0; i < d->n_enrolled && r < 0; i++)
+		r = cgroup_path_of_id(d->enrolled[i].path, id, path, sizeof(path));
+	if (r < 0)
+		r = cgroup_path_of_id(d->cg_mount, id, path, sizeof(path));
+	if (r < 0)
+		return;
+	c = &d->cg_cache[d->cg_cache_next];
+	d->cg_cache_next = (d->cg_cache_next + 1) % MW_CGROUP_CACHE;
+	c->id = id;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	cgroup_unit_name(path, c->unit, sizeof(c->unit));
+	*ret_path = c->path;
+	*ret_unit = c->unit;
+}
+
+/* ---- flows ------------------------------------------------------------------------------ */
+
+static const char *sa_str(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+		return "-";
+	return mw_sockaddr_str((const struct sockaddr *)ss, buf, size);
+}
+
+static void flow_fields(struct mw_daemon *d, const struct mw_flow *f, struct mw_log_fields *lf)
+{
+	char a[128];
+	const char *path, *unit;
+
+	daemon_cgroup_describe(d, f->origin.cgroup_id, &path, &unit);
+	log_fields_add(lf, "MCPW_SESSION", "%s", f->name);
+	log_fields_add(lf, "MCPW_FLOW", "%s", f->name);
+	log_fields_add(lf, "MCPW_DIRECTION", "%s", flow_dir_name(f->dir));
+	if (f->dir == MW_FLOW_OUTBOUND) {
+		log_fields_add(lf, "MCPW_PID", "%u", f->origin.tgid);
+		log_fields_add(lf, "MCPW_UID", "%u", f->origin.uid);
+		log_fields_add(lf, "MCPW_COMM", "%.16s", f->origin.comm);
+	}
+	log_fields_add(lf, "MCPW_UNIT", "%s", unit);
+	log_fields_add(lf, "MCPW_CGROUP", "%s", path);
+	log_fields_add(lf, "MCPW_TARGET", "%s", sa_str(&f->target, a, sizeof(a)));
+	log_fields_add(lf, "MCPW_PEER", "%s", sa_str(&f->peer, a, sizeof(a)));
+}
+
+static void on_flow_opened(void *userdata, const struct mw_flow *f)
+{
+	struct mw_daemon *d = userdata;
+	struct mw_log_fields lf = {};
+	char t[128];
+
+	flow_fields(d, f, &lf);
+	log_event(LOG_INFO, MW_MID_FLOW_OPEN, &lf, "flow %s %s to %s opened", f->name,
+		  flow_dir_name(f->dir), sa_str(&f->target, t, sizeof(t)));
+}
+
+static void on_flow_closed(void *userdata, const struct mw_flow *f)
+{
+	struct mw_daemon *d = userdata;
+	struct mw_log_fields lf = {};
+	char t[128];
+
+	flow_fields(d, f, &lf);
+	log_fields_add(&lf, "MCPW_PROTO", "%s", sniff_proto_name(f->proto));
+	log_fields_add(&lf, "MCPW_BYTES_UP", "%llu", (unsigned long long)f->bytes_up);
+	log_fields_add(&lf, "MCPW_BYTES_DOWN", "%llu", (unsigned long long)f->bytes_down);
+	log_fields_add(&lf, "MCPW_REASON", "%s", f->reason);
+	log_event(LOG_INFO, MW_MID_FLOW_CLOSE, &lf, "flow %s to %s closed (%s): %llu bytes up, %llu down",
+		  f->name, sa_str(&f->target, t, sizeof(t)), f->reason,
+		  (unsigned long long)f->bytes_up, (unsigned long long)f->bytes_down);
+}
+
+static void on_flow_refused(void *userdata, const struct mw_flow *f)
+{
+	struct mw_daemon *d = userdata;
+	struct mw_log_fields lf = {};
+
+	flow_fields(d, f, &lf);
+	log_fields_add(&lf, "MCPW_DECISION", "refused");
+	log_fields_add(&lf, "MCPW_REASON", "%s", f->reason);
+	log_event(LOG_WARNING, MW_MID_FLOW_REFUSED, &lf, "flow %s refused: %s", f->name,
+		  f->reason);
+}
+
+const struct mw_flows_ops daemon_flow_ops = {
+	.opened = on_flow_opened,
+	.closed = on_flow_closed,
+	.refused = on_flow_refused,
+};
+
+struct flows_ctx {
+	struct mw_daemon *d;
+	json_t *array;
+};
+
+static void flow_to_json(void *ud, const struct mw_flow *f)
+{
+	struct flows_ctx *ctx = ud;
+	const char *path, *unit;
+	char a[128];
+	uint64_t end = f->state == MW_FLOW_CLOSED ? f->end_mono : mw_now_mono_usec();
+	json_t *o;
+
+	daemon_cgroup_describe(ctx->d, f->origin.cgroup_id, &path, &unit);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:f}", "id", f->name, "direction",
+		      flow_dir_name(f->dir), "state", flow_state_name(f->state), "origin",
+		      sa_str(&f->target, a, sizeof(a)), "protocol", sniff_proto_name(f->proto),
+		      "cgroup", path, "bytes_up", (json_int_t)f->bytes_up, "bytes_down",
+		      (json_int_t)f->bytes_down, "age_sec", (double)(end - f->start_mono) / 1e6);
+	if (!o)
+		return;
+	json_object_set_new(o, "peer", json_string(sa_str(&f->peer, a, sizeof(a))));
+	json_object_set_new(o, "unit", unit[0] ? json_string(unit) : json_null());
+	json_object_set_new(o, "cgroup_id", json_integer((json_int_t)f->origin.cgroup_id));
+	if (f->dir == MW_FLOW_OUTBOUND && f->have_origin) {
+		char comm[MW_COMM_LEN + 1];
+
+		memcpy(comm, f->origin.comm, MW_COMM_LEN);
+		comm[MW_COMM_LEN] = 0;
+		json_object_set_new(o, "pid", json_integer(f->origin.tgid));
+		json_object_set_new(o, "tid", json_integer(f->origin.pid));
+		json_object_set_new(o, "uid", json_integer(f->origin.uid));
+		json_object_set_new(o, "gid", json_integer(f->origin.gid));
+		json_object_set_new(o, "comm", json_string(comm));
+	}
+	json_object_set_new(o, "started",
+			    json_string(iso_time(f->start_wall, a, sizeof(a))));
+	json_object_set_new(o, "closed_reason",
+			    f->state == MW_FLOW_CLOSED ? json_string(f->reason) : json_null());
+	json_array_append_new(ctx->array, o);
+}
+
+static int op_flows(struct mw_daemon *d, json_t *req, json_t **ret)
+{
+	struct flows_ctx ctx = { .d = d, .array = json_array() };
+	bool all = json_is_true(json_object_get(req, "all"));
+
+	flows_foreach(d->flows, all, flow_to_json, &ctx);
+	*ret = json_pack("{s:o}", "flows", ctx.array);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- status ----------------------------------------------------------------------------- */
+
+static json_t *capture_json(struct mw_daemon *d)
+{
+	const struct mw_config *c = d->config;
+	json_t *out = json_array(), *in = json_array();
+	char buf[128];
+
+	for (unsigned i = 0; i < c->n_outbound; i++) {
+		const struct mw_capture_rule *r = &c->outbound[i];
+		json_t *cidrs = json_array(), *ports = json_array();
+
+		for (unsigned j = 0; j < r->n_cidrs; j++)
+			json_array_append_new(cidrs, json_string(mw_cidr_str(&r->cidrs[j], buf,
+									       sizeof(buf))));
+		for (unsigned j = 0; j < r->n_ports; j++) {
+			if (r->ports[j].lo == r->ports[j].hi)
+				snprintf(buf, sizeof(buf), "%u", r->ports[j].lo);
+			else
+				snprintf(buf, sizeof(buf), "%u-%u", r->ports[j].lo, r->ports[j].hi);
+			json_array_append_new(ports, json_string(buf));
+		}
+		json_array_append_new(out, json_pack("{s:o, s:o, s:b}", "cidrs", cidrs, "ports",
+						     ports, "exclude", r->exclude));
+	}
+	for (unsigned i = 0; i < c->n_inbound; i++) {
+		json_t *o = json_pack("{s:i, s:i}", "port", c->inbound[i].port, "backend_port",
+				      c->inbound[i].backend_port);
+
+		json_object_set_new(o, "error",
+				    d->inbound_err[i][0] ? json_string(d->inbound_err[i]) : json_null());
+		json_array_append_new(in, o);
+	}
+	return json_pack("{s:o, s:o}", "outbound", out, "inbound", in);
+}
+
+static int op_status(struct mw_daemon *d, json_t **ret)
+{
+	const struct mw_flow_counters *fc = flows_counters(d->flows);
+	json_t *listen = json_array(), *enrolled = json_array(), *agent, *counters, *bpf;
+	uint64_t stats[MW_STAT_MAX] = {};
+	static const char *const stat_names[MW_STAT_MAX] = {
+		"connect_seen",	      "captured",	"refused",
+		"passed_open",	      "excluded",	"flow_keyed",
+		"origdst_answered",   "peername_rewritten", "bind_moved",
+		"spliced",
+	};
+	char buf[128];
+
+	for (unsigned i = 0; i < d->config->n_listen; i++)
+		json_array_append_new(listen, json_string(mw_sockaddr_str(
+						      (const struct sockaddr *)&d->config->listen[i].ss,
+						      buf, sizeof(buf))));
+	agent = json_pack("{s:s, s:i, s:I, s:s, s:b, s:o, s:s, s:b, s:s, s:s}", "version",
+			  MW_VERSION, "pid", (int)getpid(), "uptime_sec",
+			  (json_int_t)((mw_now_mono_usec() - d->start_mono) / 1000000ULL), "fail",
+			  d->config->fail == MW_FAIL_OPEN ? "open" : "closed", "serving",
+			  !d->draining, "listen", listen, "bpf_pin_dir", d->config->bpf_pin_dir,
+			  "bypass", d->config->bypass, "config",
+			  d->config->path[0] ? d->config->path : "(built-in defaults)", "cgroup",
+			  d->self_cg);
+	for (unsigned i = 0; i < d->n_enrolled; i++) {
+		const struct mw_enrolled_cg *e = &d->enrolled[i];
+
+		json_array_append_new(
+			enrolled,
+			json_pack("{s:s, s:I, s:s, s:o, s:s}", "cgroup", e->path, "id",
+				  (json_int_t)e->id, "source", source_name(e->source), "unit",
+				  e->unit[0] ? json_string(e->unit) : json_null(), "since",
+				  iso_time(e->since_wall, buf, sizeof(buf))));
+	}
+	counters = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "flows_active",
+			     (json_int_t)fc->active, "flows_total", (json_int_t)fc->total,
+			     "flows_refused", (json_int_t)fc->refused, "flows_failed",
+			     (json_int_t)fc->failed, "bytes_up", (json_int_t)fc->bytes_up,
+			     "bytes_down", (json_int_t)fc->bytes_down, "origin_missing",
+			     (json_int_t)fc->origin_missing);
+	bpf = json_object();
+	loader_stats(d->loader, stats);
+	for (unsigned i = 0; i < MW_STAT_MAX; i++)
+		json_object_set_new(bpf, stat_names[i], json_integer((json_int_t)stats[i]));
+	*ret = json_pack("{s:o, s:o, s:o, s:o, s:o}", "agent", agent, "enrolled", enrolled,
+			 "capture", capture_json(d), "counters", counters, "bpf", bpf);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- enroll / unenroll ------------------------------------------------------------------ */
+
+static void log_enrollment(const char *mid, const char *verb, const struct mw_priv_reply *rep,
+			   const char *source)
+{
+	struct mw_log_fields lf = {};
+	char unit[256];
+
+	cgroup_unit_name(rep->path, unit, sizeof(unit));
+	log_fields_add(&lf, "MCPW_CGROUP", "%s", rep->path);
+	log_fields_add(&lf, "MCPW_CGROUP_ID", "%llu", (unsigned long long)rep->id);
+	log_fields_add(&lf, "MCPW_UNIT", "%s", unit);
+	log_fields_add(&lf, "MCPW_SOURCE", "%s", source);
+	log_event(LOG_NOTICE, mid, &lf, "%s '%s' (cgroup id %llu)", verb, rep->path,
+		  (unsigned long long)rep->id);
+}
+
+/* Turn a selector into a cgroup path (not yet checked: the helper does that). */
+static int selector_path(struct mw_daemon *d, enum mw_enroll_kind kind, const char *value,
+			 pid_t pid, char *path, size_t size, char *errbuf, size_t errlen)
+{
+	char rel[PATH_MAX];
+	int r;
+
+	if (pid > 0) {
+		r = cgroup_of_pid(d->cg_mount, pid, path, size);
+		if (r < 0)
+			snprintf(errbuf, errlen, "no process with pid %d: %s", (int)pid,
+				 strerror(-r));
+		return r;
+	}
+	if (kind == MW_ENROLL_UNIT) {
+		r = unit_cgroup(value, rel, sizeof(rel), errbuf, errlen);
+		if (r < 0)
+			return r;
+		snprintf(path, size, "%s%s", d->cg_mount, rel);
+		return 0;
+	}
+	snprintf(path, size, "%s", value);
+	return 0;
+}
+
+static int enroll_path(struct mw_daemon *d, const char *path, enum mw_enroll_source source,
+		       struct mw_priv_reply *rep, char *errbuf, size_t errlen)
+{
+	int r = priv_call(&d->priv, MW_PRIV_ENROLL, path, rep);
+
+	if (r < 0) {
+		snprintf(errbuf, errlen, "the privileged helper did not answer: %s", strerror(-r));
+		return r;
+	}
+	if (rep->err == -EEXIST && daemon_enrolled_find(d, rep->id))
+		return -EEXIST;
+	if (rep->err < 0) {
+		snprintf(errbuf, errlen, "%s", rep->msg);
+		return rep->err;
+	}
+	daemon_enrolled_add(d, rep->id, rep->path, source);
+	log_enrollment(MW_MID_ENROLL, "enrolled", rep, source_name(source));
+	if (rep->existing_sockets)
+		log_warning("'%s' already holds %u TCP sockets; they are not captured (cgroup "
+			    "membership is fixed at socket creation)",
+			    rep->path, rep->existing_sockets);
+	return 0;
+}
+
+int daemon_enroll_spec(struct mw_daemon *d, const struct mw_enroll_spec *spec,
+		       enum mw_enroll_source source, char *errbuf, size_t errlen)
+{
+	struct mw_priv_reply rep;
+	char path[PATH_MAX];
+	int r;
+
+	r = selector_path(d, spec->kind, spec->value, 0, path, sizeof(path), errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = enroll_path(d, path, source, &rep, errbuf, errlen);
+	if (r == -EEXIST) {
+		daemon_enrolled_find(d, rep.id)->source = source;
+		return 0;
+	}
+	return r;
+}
+
+int daemon_unenroll_path(struct mw_daemon *d, const char *path, char *errbuf, size_t errlen)
+{
+	struct mw_priv_reply rep;
+	int r = priv_call(&d->priv, MW_PRIV_UNENROLL, path, &rep);
+
+	if (r < 0) {
+		snprintf(errbuf, errlen, "the privileged helper did not answer: %s", strerror(-r));
+		return r;
+	}
+	if (rep.err < 0) {
+		snprintf(errbuf, errlen, "%s", rep.msg);
+		return rep.err;
+	}
+	enrolled_remove(d, rep.id);
+	log_enrollment(MW_MID_UNENROLL, "unenrolled", &rep, "control");
+	return 0;
+}
+
+/* {"cgroup": P} | {"unit": N} | {"slice": N} | {"pid": N} -> a cgroup path. */
+static int request_selector(struct mw_daemon *d, json_t *req, char *path, size_t size,
+			    char *errbuf, size_t errlen)
+{
+	static const char *const keys[] = { "cgroup", "unit", "slice", "pid" };
+	const char *key = NULL;
+	json_t *v = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *x = json_object_get(req, keys[i]);
+
+		if (!x)
+			continue;
+		if (key) {
+			snprintf(errbuf, errlen, "give exactly one of cgroup, unit, slice, pid");
+			return -EINVAL;
+		}
+		key = keys[i];
+		v = x;
+	}
+	if (!key) {
+		snprintf(errbuf, errlen, "missing selector: cgroup, unit, slice or pid");
+		return -EINVAL;
+	}
+	if (!strcmp(key, "pid")) {
+		if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+		    json_integer_value(v) > INT32_MAX) {
+			snprintf(errbuf, errlen, "'pid' must be a positive integer");
+			return -EINVAL;
+		}
+		return selector_path(d, MW_ENROLL_CGROUP, NULL, (pid_t)json_integer_value(v), path,
+				     size, errbuf, errlen);
+	}
+	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= size) {
+		snprintf(errbuf, errlen, "'%s' must be a non-empty string", key);
+		return -EINVAL;
+	}
+	return selector_path(d, strcmp(key, "cgroup") ? MW_ENROLL_UNIT : MW_ENROLL_CGROUP,
+			     json_string_value(v), 0, path, size, errbuf, errlen);
+}
+
+static int op_enroll(struct mw_daemon *d, json_t *req, json_t **ret, char *errbuf, size_t errlen)
+{
+	struct mw_priv_reply rep;
+	char path[PATH_MAX];
+	int r;
+
+	r = request_selector(d, req, path, sizeof(path), errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = enroll_path(d, path, MW_SRC_CONTROL, &rep, errbuf, errlen);
+	if (r == -EEXIST) {
+		snprintf(errbuf, errlen, "'%s' is already enrolled", rep.path);
+		return -EEXIST;
+	}
+	if (r < 0)
+		return r == -EINVAL ? -EIO : r; /* -EINVAL would read as a usage error */
+	*ret = json_pack("{s:{s:s, s:I, s:i}}", "enrolled", "cgroup", rep.path, "id",
+			 (json_int_t)rep.id, "existing_sockets", (int)rep.existing_sockets);
+	if (*ret && rep.existing_sockets) {
+		char w[256];
+
+		snprintf(w, sizeof(w),
+			 "%u %s opened before enrollment %s not captured (the kernel fixes "
+			 "cgroup membership at socket creation)",
+			 rep.existing_sockets, rep.existing_sockets == 1 ? "socket" : "sockets",
+			 rep.existing_sockets == 1 ? "is" : "are");
+		json_object_set_new(*ret, "warning", json_string(w));
+	}
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int op_unenroll(struct mw_daemon *d, json_t *req, json_t **ret, char *errbuf,
+		       size_t errlen)
+{
+	char path[PATH_MAX];
+	uint64_t id = 0;
+	int r;
+
+	r = request_selector(d, req, path, sizeof(path), errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = daemon_unenroll_path(d, path, errbuf, errlen);
+	if (r < 0)
+		return r == -EINVAL ? -EIO : r;
+	cgroup_id_of_path(path, &id);
+	*ret = json_pack("{s:{s:s, s:I}}", "unenrolled", "cgroup", path, "id", (json_int_t)id);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int daemon_control(void *userdata, const struct ucred *peer, json_t *request, json_t **ret_reply,
+		   char *errbuf, size_t errlen)
+{
+	struct mw_daemon *d = userdata;
+	const char *cmd = json_string_value(json_object_get(request, "command"));
+
+	if (!strcmp(cmd, "status"))
+		return op_status(d, ret_reply);
+	if (!strcmp(cmd, "flows"))
+		return op_flows(d, request, ret_reply);
+	if (!strcmp(cmd, "enroll"))
+		return op_enroll(d, request, ret_reply, errbuf, errlen);
+	if (!strcmp(cmd, "unenroll"))
+		return op_unenroll(d, request, ret_reply, errbuf, errlen);
+	snprintf(errbuf, errlen, "unknown command '%s' (status, flows, enroll, unenroll)", cmd);
+	return -EINVAL;
+}

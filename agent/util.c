@@ -1,0 +1,137 @@
+/* util.c: see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+int mw_diag_set(struct mw_diag *d, int err, const char *file, int line, int column,
+		const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!d)
+		return err;
+	memset(d, 0, sizeof(*d));
+	if (file)
+		snprintf(d->file, sizeof(d->file), "%s", file);
+	d->line = line;
+	d->column = column;
+	if (key)
+		snprintf(d->key, sizeof(d->key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(d->text, sizeof(d->text), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *mw_diag_format(const struct mw_diag *d, char *buf, size_t size)
+{
+	int n = 0;
+
+	if (d->file[0])
+		n = snprintf(buf, size, "%s:%d:%d: ", d->file, d->line, d->column);
+	if (n < 0 || (size_t)n >= size)
+		return buf;
+	if (d->key[0])
+		snprintf(buf + n, size - n, "key '%s': %s", d->key, d->text);
+	else
+		snprintf(buf + n, size - n, "%s", d->text);
+	return buf;
+}
+
+static int parse_number_suffix(const char *s, uint64_t *ret_num, const char **ret_suffix)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	while (*p == ' ')
+		p++;
+	*ret_num = v;
+	*ret_suffix = p;
+	return 0;
+}
+
+static int mul_checked(uint64_t a, uint64_t b, uint64_t *ret)
+{
+	if (b && a > UINT64_MAX / b)
+		return -ERANGE;
+	*ret = a * b;
+	return 0;
+}
+
+int mw_parse_duration(const char *s, uint64_t *ret_usec)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t usec;
+	} units[] = {
+		{ "", 1000000ULL },	   { "us", 1ULL },	    { "ms", 1000ULL },
+		{ "s", 1000000ULL },	   { "sec", 1000000ULL },   { "m", 60000000ULL },
+		{ "min", 60000000ULL },	   { "h", 3600000000ULL },  { "d", 86400000000ULL },
+		{ "w", 604800000000ULL },
+	};
+	const char *suffix;
+	uint64_t v;
+	int r;
+
+	r = parse_number_suffix(s, &v, &suffix);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcmp(suffix, units[i].suffix) == 0)
+			return mul_checked(v, units[i].usec, ret_usec);
+	return -EINVAL;
+}
+
+int mw_parse_size(const char *s, uint64_t *ret_bytes)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{ "", 1ULL },		{ "B", 1ULL },		 { "k", 1ULL << 10 },
+		{ "K", 1ULL << 10 },	{ "KiB", 1ULL << 10 },	 { "M", 1ULL << 20 },
+		{ "MiB", 1ULL << 20 },	{ "G", 1ULL << 30 },	 { "GiB", 1ULL << 30 },
+		{ "T", 1ULL << 40 },	{ "TiB", 1ULL << 40 },
+	};
+	const char *suffix;
+	uint64_t v;
+	int r;
+
+	r = parse_number_suffix(s, &v, &suffix);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcmp(suffix, units[i].suffix) == 0)
+			return mul_checked(v, units[i].mult, ret_bytes);
+	return -EINVAL;
+}
+
+static uint64_t clock_usec(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+uint64_t mw_now_mono_usec(void)
+{
+	return clock_usec(CLOCK_MONOTONIC);
+}
+
+uint64_t mw_now_wall_usec(void)
+{
+	return clock_usec(CLOCK_REALTIME);
+}

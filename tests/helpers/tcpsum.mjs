@@ -1,0 +1,51 @@
+// tcpsum.mjs: a checksummed TCP transfer, to prove relayed bytes arrive intact.
+//   node tcpsum.mjs serve HOST PORT      reads each connection to EOF, answers "<bytes> <sha256>\n"
+//   node tcpsum.mjs send HOST PORT BYTES sends BYTES random bytes, half-closes, prints one JSON
+//                                        line: {ok, bytes, sent, back, match, peer}
+// "peer" is what getpeername() says on the client's socket.
+import net from 'node:net';
+import crypto from 'node:crypto';
+
+const [mode, host, port, bytes] = process.argv.slice(2);
+if (mode === 'serve') {
+	const srv = net.createServer((s) => {
+		const h = crypto.createHash('sha256');
+		let n = 0;
+		s.on('data', (d) => { h.update(d); n += d.length; });
+		s.on('end', () => s.end(`${n} ${h.digest('hex')}\n`));
+		s.on('error', () => {});
+	});
+	srv.listen(Number(port), host, () => console.log('ready'));
+} else if (mode === 'send') {
+	const total = Number(bytes);
+	const h = crypto.createHash('sha256');
+	const timer = setTimeout(() => { console.log(JSON.stringify({ ok: false, error: 'timeout' })); process.exit(1); }, 60000);
+	const s = net.connect({ host, port: Number(port) }, () => {
+		const peer = `${s.remoteAddress}:${s.remotePort}`;
+		let left = total;
+		const pump = () => {
+			while (left > 0) {
+				const chunk = crypto.randomBytes(Math.min(left, 1 << 20));
+				h.update(chunk);
+				left -= chunk.length;
+				if (!s.write(chunk)) return s.once('drain', pump);
+			}
+			s.end();
+		};
+		pump();
+		let reply = '';
+		s.on('data', (d) => { reply += d; });
+		s.on('end', () => {
+			clearTimeout(timer);
+			const [n, sum] = reply.trim().split(' ');
+			const sent = h.digest('hex');
+			const ok = Number(n) === total && sum === sent;
+			console.log(JSON.stringify({ ok, bytes: Number(n), sent, back: sum, match: sum === sent, peer, pid: process.pid }));
+			process.exit(ok ? 0 : 1);
+		});
+	});
+	s.on('error', (e) => { clearTimeout(timer); console.log(JSON.stringify({ ok: false, error: e.code || e.message })); process.exit(1); });
+} else {
+	console.error('usage: tcpsum.mjs serve HOST PORT | send HOST PORT BYTES');
+	process.exit(2);
+}

@@ -1,0 +1,189 @@
+# tests/lib.sh: what the BPF and end-to-end tests share.  Source it, then call t_begin.
+#
+# Each test gets its own temp dir, network namespace, cgroup subtree and BPF pin dir,
+# prints TAP ("ok N - what" / "not ok N - what"), and on exit kills only the processes it
+# started (by PID) and removes everything it made.
+set -u
+
+T_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$T_ROOT/build}
+T_NAME=$(basename "$0" .sh)
+T_N=0
+T_FAILED=0
+T_PIDS=()
+T_DIR=""
+T_NS=""
+T_CG=""
+T_PIN=""
+
+t_note() { printf '# %s\n' "$*"; }
+
+ok() { T_N=$((T_N + 1)); printf 'ok %d - %s\n' "$T_N" "$1"; }
+
+not_ok() {
+	T_N=$((T_N + 1))
+	T_FAILED=$((T_FAILED + 1))
+	printf 'not ok %d - %s\n' "$T_N" "$1"
+	shift
+	for l in "$@"; do printf '#   %s\n' "$l"; done
+}
+
+# check DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: '$2'" "actual:   '$3'"; fi
+}
+
+# check_match DESC REGEX TEXT
+check_match() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else
+		not_ok "$1" "expected to match: $2" "actual: $(printf '%s' "$3" | head -c 600)"
+	fi
+}
+
+# check_cmd DESC CMD...: the command succeeds
+check_cmd() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc" "command: $*" "output: ${out:0:600}"; fi
+}
+
+skip_all() {
+	printf '1..0 # SKIP %s\n' "$1"
+	echo "#" >&2
+	echo "# SKIPPED $T_NAME: $1" >&2
+	echo "#" >&2
+	exit 0
+}
+
+t_cgroup2() {
+	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
+		/proc/self/mountinfo | head -n 1
+}
+
+t_begin() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root (BPF, cgroups, network namespaces)"
+	CG2=$(t_cgroup2)
+	[ -n "$CG2" ] || skip_all "no cgroup2 mount"
+	if ! grep -q ' /sys/fs/bpf bpf ' /proc/mounts; then
+		mount -t bpf bpf /sys/fs/bpf 2>/dev/null || skip_all "cannot mount bpffs"
+	fi
+	[ -x "$BUILD/mcpwardend" ] || { echo "Bail out! $BUILD/mcpwardend not built"; exit 1; }
+	T_DIR=$(mktemp -d "/tmp/mw-$T_NAME.XXXXXX")
+	chmod 755 "$T_DIR"
+	T_NS="mw-$T_NAME-$$"
+	T_NS=${T_NS:0:30}
+	ip netns add "$T_NS" || { echo "Bail out! ip netns add failed"; exit 1; }
+	ip -n "$T_NS" link set lo up
+	T_CG="$CG2/mwtest-$T_NAME-$$"
+	mkdir -p "$T_CG/agent" "$T_CG/gw" "$T_CG/other"
+	T_PIN="/sys/fs/bpf/mwtest-$T_NAME-$$"
+	trap t_end EXIT
+	trap 'exit 130' INT TERM
+}
+
+t_kill() {
+	local pid=$1
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+t_rmcg() {
+	local cg=$1 d
+	[ -d "$cg" ] || return 0
+	for d in "$cg"/*/; do [ -d "$d" ] && t_rmcg "${d%/}"; done
+	if [ -s "$cg/cgroup.procs" ]; then
+		# stragglers we started: children of our processes
+		while read -r p; do kill -9 "$p" 2>/dev/null; done < "$cg/cgroup.procs"
+		sleep 0.2
+	fi
+	rmdir "$cg" 2>/dev/null
+}
+
+t_end() {
+	local rc=$?
+	local i
+	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do t_kill "${T_PIDS[$i]}"; done
+	[ -n "$T_PIN" ] && [ -d "$T_PIN" ] && rm -rf "$T_PIN"
+	[ -n "$T_CG" ] && t_rmcg "$T_CG"
+	[ -n "$T_NS" ] && ip netns del "$T_NS" 2>/dev/null
+	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
+		if [ "$T_FAILED" -gt 0 ] || [ "$rc" -ne 0 ]; then
+			for f in "$T_DIR"/*.log; do
+				[ -f "$f" ] || continue
+				echo "# --- $(basename "$f") (last 30 lines)"
+				tail -n 30 "$f" | sed 's/^/#   /'
+			done
+		fi
+		rm -rf "$T_DIR"
+	fi
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]
+	exit $?
+}
+
+# run_in CGROUP CMD...: run in the test's netns and the given cgroup (foreground).
+run_in() {
+	local cg=$1
+	shift
+	nsenter --net="/run/netns/$T_NS" -- bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+
+# spawn_in CGROUP LOG CMD...: the same in the background; the PID is in $SPAWNED.
+spawn_in() {
+	local cg=$1 log=$2
+	shift 2
+	nsenter --net="/run/netns/$T_NS" -- bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' \
+		"$cg" "$@" >"$log" 2>&1 &
+	SPAWNED=$!
+	T_PIDS+=("$SPAWNED")
+}
+
+# wait_port PORT [HOST]: until something listens in the test's netns (10 s).
+wait_port() {
+	local port=$1 host=${2:-127.0.0.1}
+	for _ in $(seq 100); do
+		if nsenter --net="/run/netns/$T_NS" -- bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# write_config FILE JSON-FRAGMENT: a config with the test's dirs and the fragment's keys.
+agent_config() {
+	local extra=${1:-}
+	cat >"$T_DIR/mcpwarden.json" <<JSON
+{
+  "runtime_dir": "$T_DIR/run",
+  "state_dir": "$T_DIR/state",
+  "bpf_pin_dir": "$T_PIN"${extra:+,
+  $extra}
+}
+JSON
+	echo "$T_DIR/mcpwarden.json"
+}
+
+MW_SOCK() { echo "$T_DIR/run/control.sock"; }
+
+# start_agent [CONFIG]: mcpwardend in the agent cgroup and the netns; waits until served.
+start_agent() {
+	local cfg=${1:-$T_DIR/mcpwarden.json}
+	spawn_in "$T_CG/agent" "$T_DIR/agent.log" "$BUILD/mcpwardend" --config "$cfg" --stderr
+	AGENT_PID=$SPAWNED
+	for _ in $(seq 100); do
+		if "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status >/dev/null 2>&1; then return 0; fi
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# agent did not come up:"
+	sed 's/^/#   /' "$T_DIR/agent.log"
+	return 1
+}
+
+mw() { "$BUILD/mcpwarden" --socket "$(MW_SOCK)" "$@"; }
+
+# jq is used for JSON checks.
+jqr() { jq -r "$@"; }
