@@ -3,9 +3,10 @@
  * Owns: a PostgreSQL-compatible tokenizer (comments, nested block comments, '' strings,
  * E'' strings, dollar quoting, quoted identifiers) and a small statement classifier on top
  * of it.  Promises: the same bytes always give the same answer; every byte span lies inside
- * the input; limits below are enforced; pure (no I/O, no logging).  It errs towards more
- * classes, never fewer: anything it cannot read is "unparseable" or "unknown", which
- * policy must treat as dangerous.  Decisions worth knowing (the tests pin each one):
+ * the input; limits below are enforced; pure (no I/O, no logging).  Where unsure it adds
+ * classes rather than dropping them; what it cannot read is "unparseable" (bad lexing) or
+ * "unknown" (unrecognised leading word), both of which policy must treat as dangerous.  A
+ * statement with no class (mask 0) is neutral.  Decisions (the tests pin each one):
  *
  *  - DELETE/UPDATE are destructive when no WHERE appears at the statement's own nesting
  *    level.  WHERE presence, not selectivity, is the criterion: "DELETE FROM t WHERE true"
@@ -88,11 +89,11 @@ struct sqlclass_result {
 
 /* Classify len bytes of sql (need not be NUL-terminated).  0 and *ret_result (free with
  * sqlclass_result_free()) or -EINVAL, -EMSGSIZE (too long), -E2BIG (too many statements),
- * -ERANGE (too deep or too much work), -ENOMEM.  Policy must
- * treat any error as unparseable. */
+ * -ERANGE (too deep or too much work), -ENOMEM.  Policy must treat any error as
+ * unparseable. */
 int sqlclass_classify(const char *sql, size_t len, struct sqlclass_result **ret_result);
 
-/* The overall mask only, without allocating. Same errors as sqlclass_classify(). */
+/* The overall mask only (what policy matches on), without allocating.  Same errors. */
 int sqlclass_mask(const char *sql, size_t len, uint32_t *ret_mask);
 
 struct sqlclass_result *sqlclass_result_free(struct sqlclass_result *r);

@@ -371,6 +371,12 @@ static const struct error_case error_cases[] = {
 	  "aaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaa.sock\"}}",
 	  1, 24, "control.socket", "path is too long for a Unix socket (at most 107 bytes)" },
+	{ "{\"listen\": [\"127.0.0.1:1\", \"127.0.0.1:2\", \"127.0.0.1:3\", \"127.0.0.1:4\",\n"
+	  "  \"127.0.0.1:5\", \"127.0.0.1:6\", \"127.0.0.1:7\", \"127.0.0.1:8\", \"127.0.0.1:9\"]}",
+	  1, 12, "listen", "expected at most 8 listen addresses, got 9" },
+	{ "{\"listen\": \"127.0.0.1:15001\"}", 1, 12, "listen",
+	  "expected an array of listen addresses, got '127.0.0.1:15001'" },
+	{ "{\"limits\": []}", 1, 12, "limits", "expected an object, got an array" },
 	/* enroll */
 	{ "{\"enroll\": [{\"unit\": \"a.service\", \"cgroup\": \"/x\"}]}", 1, 35,
 	  "enroll[0].cgroup", "only one of 'unit', 'slice', 'cgroup' per entry" },
