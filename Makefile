@@ -173,7 +173,8 @@ install: all
 
 # Removes what install put in place and every BPF pin the agent left behind.
 uninstall:
-	-$(PREFIX)/sbin/mcpwardend --remove-pins
+	@if [ -z "$(DESTDIR)" ] && [ -x $(PREFIX)/sbin/mcpwardend ]; then \
+		$(PREFIX)/sbin/mcpwardend --remove-pins; fi
 	rm -f $(DESTDIR)$(PREFIX)/sbin/mcpwardend $(DESTDIR)$(PREFIX)/bin/mcpwarden \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/mcpwarden.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/catalog/mcpwarden.catalog

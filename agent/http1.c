@@ -594,8 +594,8 @@ static enum http1_error parse_transfer_encoding(struct http1_str v, bool *chunke
 static enum http1_error head_semantics(struct http1_parser *p)
 {
 	struct http1_head *h = &p->h;
-	bool has_cl = false, has_te = false, cl_seen = false, chunked = false, conn_close = false, conn_keep = false,
-	     conn_upgrade = false;
+	bool has_cl = false, has_te = false, cl_seen = false, chunked = false, conn_close = false,
+	     conn_keep = false, conn_upgrade = false;
 	const struct http1_header *up = NULL;
 	size_t n_host = 0;
 	uint64_t cl = 0;

@@ -13,6 +13,7 @@
 #include <sys/statfs.h>
 
 #include "capture.skel.h"
+#include "splice.skel.h"
 #include "cgroup.h"
 #include "util.h"
 
@@ -28,6 +29,8 @@ struct mw_loader {
 	struct capture_bpf *skel;
 	char pin_dir[PATH_MAX];
 	struct bpf_link *self_link;
+	struct splice_bpf *splice;
+	struct bpf_link *splice_link;
 	struct enrolled enrolled[MW_ENROLLED_MAX];
 	unsigned n_enrolled;
 };
@@ -127,6 +130,8 @@ struct mw_loader *loader_free(struct mw_loader *l)
 	/* links stay pinned: closing our fds does not detach them */
 	loader_forget_links(l);
 	bpf_link__destroy(l->self_link);
+	bpf_link__destroy(l->splice_link);
+	splice_bpf__destroy(l->splice);
 	capture_bpf__destroy(l->skel);
 	free(l);
 	return NULL;
@@ -226,6 +231,34 @@ int loader_attach_self(struct mw_loader *l, const char *cgroup_abs)
 		return -errno;
 	l->self_link = bpf_program__attach_cgroup(l->skel->progs.mw_getsockopt, fd);
 	if (!l->self_link)
+		return -errno;
+	return 0;
+}
+
+int loader_enable_bypass(struct mw_loader *l, const char *cgroup_abs)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	char maps_dir[PATH_MAX + 8];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	snprintf(maps_dir, sizeof(maps_dir), "%s/maps", l->pin_dir);
+	opts.pin_root_path = maps_dir; /* the same pinned maps as the capture programs */
+	l->splice = splice_bpf__open_opts(&opts);
+	if (!l->splice)
+		return -errno;
+	r = splice_bpf__load(l->splice);
+	if (r < 0)
+		return r;
+	/* replaces the program a previous agent left on the pinned map */
+	if (bpf_prog_attach(bpf_program__fd(l->splice->progs.mw_splice_msg),
+			    bpf_map__fd(l->splice->maps.mw_sockhash), BPF_SK_MSG_VERDICT, 0) < 0)
+		return -errno;
+	fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	l->splice_link = bpf_program__attach_cgroup(l->splice->progs.mw_splice_sockops, fd);
+	if (!l->splice_link)
 		return -errno;
 	return 0;
 }

@@ -33,6 +33,10 @@ int loader_inbound_get(struct mw_loader *l, uint16_t port, struct mw_inbound *re
 /* getsockopt (SO_ORIGINAL_DST) on the agent's own cgroup; the link dies with the agent. */
 int loader_attach_self(struct mw_loader *l, const char *cgroup_abs);
 
+/* The optional bypass (bpf/splice.bpf.c): sk_msg on the shared sockhash, sockops on the
+ * agent's cgroup.  Whether the gateway side joins is mw_settings.bypass. */
+int loader_enable_bypass(struct mw_loader *l, const char *cgroup_abs);
+
 /* Attach the gateway programs to a cgroup and pin the links. -EEXIST if enrolled. */
 int loader_enroll(struct mw_loader *l, const char *cgroup_abs, uint64_t id);
 /* Unpin and detach. -ENOENT if not enrolled. */

@@ -408,7 +408,7 @@ static void keep_restart_only(const struct mw_config *old, struct mw_config *c)
 		F("bpf_pin_dir", bpf_pin_dir),	 F("control", control_socket),
 		F("control.group", control_group), F("listen", listen),
 		F("listen", n_listen),		 F("capture.inbound", inbound),
-		F("capture.inbound", n_inbound),
+		F("capture.inbound", n_inbound), F("bypass", bypass),
 #undef F
 	};
 
@@ -514,6 +514,11 @@ static int start(struct mw_daemon *d)
 	r = loader_attach_self(d->loader, d->self_cg);
 	if (r < 0)
 		return log_error_errno(r, "Failed to attach getsockopt to '%s'", d->self_cg);
+	if (d->config->bypass) {
+		r = loader_enable_bypass(d->loader, d->self_cg);
+		if (r < 0)
+			return log_error_errno(r, "Failed to set up the sockmap bypass");
+	}
 	adopted = loader_adopt_pinned(d->loader);
 	if (adopted < 0)
 		log_warning_errno(adopted, "Cannot adopt pinned enrollments, ignoring");

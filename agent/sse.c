@@ -314,11 +314,16 @@ int sse_finish(struct sse_parser *p, struct sse_event *ret_ev)
 		p->block_len = 0;
 		p->emitted = false;
 	}
-	/* A partial BOM at the very end is content that never formed a line. */
-	if (p->bom < 3)
-		p->block_len = 0;
+	/* A partial BOM at the very end is content. */
+	for (unsigned i = 0; p->bom < 3 && i < p->bom; i++)
+		if (append(p, bom[i]) < 0)
+			return -E2BIG;
+	p->bom = 3;
 	if (p->pending == 0)
 		return 0;
+	/* Only the LF of a CRLF whose CR ended the last block: nothing was cut off. */
+	if (p->block_len == 0)
+		ev.flags = 0;
 	ev.msg.retry = -1;
 	ev.span = p->pending;
 	ev.raw = p->block;

@@ -88,7 +88,10 @@ int sse_parse_all(struct sse_parser *p, const void *buf, size_t len, sse_event_c
 		  void *userdata);
 
 /* End of stream: returns 1 with an SSE_EV_INCOMPLETE block covering the bytes of an
- * unterminated block (never dispatched), 0 if there are none. */
+ * unterminated block (never dispatched), 0 if there are none. A block that ends with CRLF is
+ * reported at its CR (no waiting for the next byte); the LF is counted in the next block's
+ * span, so a stream ending in CRLF leaves one LF that comes here as a block with no flags,
+ * no raw bytes and span 1. */
 int sse_finish(struct sse_parser *p, struct sse_event *ret_ev);
 
 /* Bytes sse_encode() writes for m, or -EINVAL if m cannot be encoded (CR or LF in event, id

@@ -12,6 +12,7 @@
 
 #include "mcpwarden/abi.h"
 #include "maps.h"
+#include "flowkey.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -274,15 +275,18 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* When a captured connection starts, key its origin by the 4-tuple the agent will see. */
+/* When a captured connection starts, key its origin by the 4-tuple the agent will see;
+ * once established, offer the socket to the bypass when it is on. */
 SEC("sockops")
 int mw_sockops(struct bpf_sock_ops *ctx)
 {
 	struct mw_flow_key key = {};
+	struct mw_settings *s;
 	struct mw_origin *o;
 	struct bpf_sock *sk;
+	__u32 op = ctx->op;
 
-	if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
 	sk = ctx->sk;
 	if (!sk)
@@ -290,20 +294,16 @@ int mw_sockops(struct bpf_sock_ops *ctx)
 	o = bpf_sk_storage_get(&mw_origins, sk, 0, 0);
 	if (!o || !(o->flags & MW_ORIGIN_CAPTURED))
 		return 1;
-	if (ctx->family == AF_INET) {
-		addr_v4mapped(key.saddr, ctx->local_ip4);
-		addr_v4mapped(key.daddr, ctx->remote_ip4);
-	} else {
-		addr_v6(key.saddr, ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2],
-			ctx->local_ip6[3]);
-		addr_v6(key.daddr, ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
-			ctx->remote_ip6[3]);
-	}
-	key.sport = (__u16)ctx->local_port;
-	key.dport = (__u16)bpf_ntohl(ctx->remote_port);
+	KEY_FROM_CTX(&key, ctx);
 	key.netns_cookie = bpf_get_netns_cookie(ctx);
-	if (bpf_map_update_elem(&mw_flows, &key, o, BPF_ANY) == 0)
-		stat_inc(MW_STAT_FLOW_KEYED);
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		if (bpf_map_update_elem(&mw_flows, &key, o, BPF_ANY) == 0)
+			stat_inc(MW_STAT_FLOW_KEYED);
+		return 1;
+	}
+	s = settings_get();
+	if (s && s->bypass && bpf_sock_hash_update(ctx, &mw_sockhash, &key, BPF_NOEXIST) == 0)
+		stat_inc(MW_STAT_SPLICED);
 	return 1;
 }
 

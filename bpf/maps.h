@@ -61,3 +61,14 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mw_stats SEC(".maps");
+
+/* The bypass (splice.bpf.c): both ends of each gateway<->agent loopback hop, keyed by
+ * (netns, local, remote) as each socket sees itself, so an sk_msg program can hand a
+ * message straight to the other end's receive queue. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, MW_FLOWS_MAX);
+	__type(key, struct mw_flow_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mw_sockhash SEC(".maps");

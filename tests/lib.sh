@@ -81,6 +81,20 @@ t_begin() {
 	trap 'exit 130' INT TERM
 }
 
+# start_journald: a real systemd-journald for this test, unless one already serves; stopped
+# (by PID) and its sockets and volatile journal removed at the end.
+T_JOURNALD_MADE=""
+start_journald() {
+	[ -S /run/systemd/journal/socket ] && journalctl -n 0 >/dev/null 2>&1 && return 0
+	[ -x /lib/systemd/systemd-journald ] || return 1
+	[ -d /run/systemd/journal ] || T_JOURNALD_MADE="/run/systemd/journal"
+	[ -d /run/log/journal ] || T_JOURNALD_MADE="$T_JOURNALD_MADE /run/log/journal"
+	/lib/systemd/systemd-journald >"$T_DIR/journald.log" 2>&1 &
+	T_PIDS=("$!" "${T_PIDS[@]}") # stopped last
+	for _ in $(seq 50); do [ -S /run/systemd/journal/socket ] && return 0; sleep 0.1; done
+	return 1
+}
+
 t_kill() {
 	local pid=$1
 	kill "$pid" 2>/dev/null || return 0
@@ -106,6 +120,8 @@ t_end() {
 	local i
 	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do t_kill "${T_PIDS[$i]}"; done
 	[ -n "$T_PIN" ] && [ -d "$T_PIN" ] && rm -rf "$T_PIN"
+	# shellcheck disable=SC2086
+	[ -n "$T_JOURNALD_MADE" ] && rm -rf $T_JOURNALD_MADE
 	[ -n "$T_CG" ] && t_rmcg "$T_CG"
 	[ -n "$T_NS" ] && ip netns del "$T_NS" 2>/dev/null
 	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
@@ -166,12 +182,18 @@ JSON
 	echo "$T_DIR/mcpwarden.json"
 }
 
+# ip_octets: IP octets received so far in the test's netns (every loopback hop counts).
+ip_octets() {
+	nsenter --net="/run/netns/$T_NS" awk '/^IpExt:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 }
+		else print $c["InOctets"] }' /proc/net/netstat
+}
+
 MW_SOCK() { echo "$T_DIR/run/control.sock"; }
 
 # start_agent [CONFIG]: mcpwardend in the agent cgroup and the netns; waits until served.
 start_agent() {
 	local cfg=${1:-$T_DIR/mcpwarden.json}
-	spawn_in "$T_CG/agent" "$T_DIR/agent.log" "$BUILD/mcpwardend" --config "$cfg" --stderr
+	spawn_in "$T_CG/agent" "$T_DIR/agent.log" "$BUILD/mcpwardend" --config "$cfg" ${AGENT_ARGS---stderr}
 	AGENT_PID=$SPAWNED
 	for _ in $(seq 100); do
 		if "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status >/dev/null 2>&1; then return 0; fi

@@ -102,8 +102,8 @@ static void feed(struct result *r, const struct sse_limits *lim, const char *in,
 	}
 	assert_int_equal(spans, len);
 out:
-	r->log_len += (size_t)snprintf(r->log + r->log_len, sizeof(r->log) - r->log_len,
-				       "rc=%d\n", r->rc);
+	r->log_len +=
+	    (size_t)snprintf(r->log + r->log_len, sizeof(r->log) - r->log_len, "rc=%d\n", r->rc);
 	sse_parser_free(p);
 }
 
@@ -149,8 +149,8 @@ static void test_multiline_data(void **state)
 	const struct result *r = PARSE("data: a\ndata:b\ndata\ndata:  c\ndata: \n\n");
 
 	assert_int_equal(r->n, 1);
-	assert_int_equal(r->b[0].data_len, 9);
-	assert_memory_equal(r->b[0].data, "a\nb\n\n c\n", 9);
+	assert_int_equal(r->b[0].data_len, 8);
+	assert_memory_equal(r->b[0].data, "a\nb\n\n c\n", 8);
 }
 
 static void test_fields(void **state)
@@ -197,10 +197,10 @@ static void test_comments_and_empty_blocks(void **state)
 
 static void test_priming_events(void **state)
 {
-	const struct result *r = PARSE("id: 0\ndata: \n\n"	  /* the SDK's priming event */
+	const struct result *r = PARSE("id: 0\ndata: \n\n"	/* the SDK's priming event */
 				       "id: 5\nretry: 1000\n\n" /* id only: not dispatched */
-				       "data\n\n"		  /* empty data: dispatched */
-				       "event: ping\n\n");	  /* type only: not dispatched */
+				       "data\n\n"		/* empty data: dispatched */
+				       "event: ping\n\n");	/* type only: not dispatched */
 
 	assert_int_equal(r->n, 4);
 	assert_int_equal(r->b[0].flags, D | SSE_EV_HAS_ID);
@@ -226,23 +226,29 @@ static void test_line_endings(void **state)
 		  "data: e\ndata: f\r\n\n"
 		  "data: g\r\r\n"
 		  "data: h\n\r\n");
-	assert_int_equal(r->n, 5);
+	assert_int_equal(r->n, 6);
 	assert_string_equal(r->b[0].data, "a\nb");
 	assert_string_equal(r->b[1].data, "c\nd");
 	assert_string_equal(r->b[2].data, "e\nf");
 	assert_string_equal(r->b[3].data, "g");
 	assert_string_equal(r->b[3].raw, "data: g\r\r");
 	/* The LF of the CRLF whose CR ended block 3 is counted in block 4's span. */
-	assert_int_equal(r->b[4].span, 11);
-	assert_string_equal(r->b[4].raw, "data: h\n\r\n");
+	assert_int_equal(r->b[4].span, 10);
+	assert_int_equal(r->b[5].span, 1); /* the last LF */
+	assert_string_equal(r->b[4].raw, "data: h\n\r");
 	assert_string_equal(r->b[4].data, "h");
 
-	/* A CR ending one chunk and an LF starting the next are one line end (split loop). */
+	/* A CR ending one chunk and an LF starting the next are one line end (split loop). A
+	 * block is reported at the CR of its blank line; the LF goes with the next span. */
 	r = PARSE("data: x\r\n\r\ndata: y\r\n\r\n");
-	assert_int_equal(r->n, 2);
-	assert_string_equal(r->b[0].raw, "data: x\r\n\r\n");
-	assert_int_equal(r->b[0].span, 11);
+	assert_int_equal(r->n, 3);
+	assert_string_equal(r->b[0].raw, "data: x\r\n\r");
+	assert_int_equal(r->b[0].span, 10);
+	assert_string_equal(r->b[1].raw, "data: y\r\n\r");
 	assert_int_equal(r->b[1].span, 11);
+	assert_int_equal(r->b[2].flags, 0); /* the final LF, from sse_finish() */
+	assert_int_equal(r->b[2].span, 1);
+	assert_int_equal(r->b[2].raw_len, 0);
 }
 
 static void test_bom(void **state)
@@ -282,7 +288,7 @@ static void test_incomplete(void **state)
 	assert_int_equal(r->b[0].flags, D);
 	assert_int_equal(r->b[1].flags, SSE_EV_INCOMPLETE);
 	assert_false(r->b[1].has_data);
-	assert_int_equal(r->b[1].span, 27);
+	assert_int_equal(r->b[1].span, 26);
 	assert_string_equal(r->b[1].raw, "data: never\ndata: finished");
 	assert_int_equal(r->rc, 1);
 	r = PARSE("data: one\n\n");
@@ -291,7 +297,7 @@ static void test_incomplete(void **state)
 
 static void test_limit(void **state)
 {
-	struct sse_limits lim = { 16 };
+	struct sse_limits lim = {16};
 	struct sse_parser *p = NULL;
 	struct sse_event ev;
 	const struct result *r;
@@ -355,7 +361,7 @@ static void test_callback(void **state)
 	assert_string_equal(c.data, "ab");
 	sse_parser_free(p);
 
-	c = (struct collect){ .stop_at = 2 };
+	c = (struct collect){.stop_at = 2};
 	assert_int_equal(sse_parser_new(NULL, &p), 0);
 	assert_int_equal(sse_parse_all(p, s, sizeof(s) - 1, on_event, &c), -ECANCELED);
 	sse_parser_free(p);
@@ -363,12 +369,12 @@ static void test_callback(void **state)
 
 /* A server-everything style stream: priming event, progress, result, keepalive. */
 static const char mcp_stream[] =
-	"id: 0\nretry: 3000\ndata: \n\n"
-	"event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
-	"\"params\":{\"progressToken\":7,\"progress\":1,\"total\":2}}\n\n"
-	": keepalive\n\n"
-	"event: message\nid: 2\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":"
-	"[{\"type\":\"text\",\"text\":\"done\"}]}}\n\n";
+    "id: 0\nretry: 3000\ndata: \n\n"
+    "event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
+    "\"params\":{\"progressToken\":7,\"progress\":1,\"total\":2}}\n\n"
+    ": keepalive\n\n"
+    "event: message\nid: 2\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":"
+    "[{\"type\":\"text\",\"text\":\"done\"}]}}\n\n";
 
 static void test_mcp_stream(void **state)
 {
@@ -380,9 +386,10 @@ static void test_mcp_stream(void **state)
 	assert_int_equal(r->b[0].data_len, 0);
 	assert_string_equal(r->b[1].type, "message");
 	assert_string_equal(r->b[1].id, "1");
-	assert_string_equal(r->b[1].data, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
-					  "\"params\":{\"progressToken\":7,\"progress\":1,"
-					  "\"total\":2}}");
+	assert_string_equal(r->b[1].data,
+			    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
+			    "\"params\":{\"progressToken\":7,\"progress\":1,"
+			    "\"total\":2}}");
 	assert_int_equal(r->b[2].flags, SSE_EV_HAS_COMMENT);
 	assert_string_equal(r->b[3].last_id, "2");
 	for (size_t i = 0; i < r->n; i++) {
@@ -409,7 +416,7 @@ static void check_encode(const struct sse_message *m, const char *expect)
 
 static void test_encode(void **state)
 {
-	struct sse_message m = { .retry = -1 };
+	struct sse_message m = {.retry = -1};
 	struct sse_parser *p = NULL;
 	struct sse_event ev;
 	char buf[512];
@@ -426,24 +433,24 @@ static void test_encode(void **state)
 	m.comment = " masked";
 	m.comment_len = 7;
 	check_encode(&m, ": masked\nevent: message\nid: 42\nretry: 1500\ndata: {\"a\":1}\n\n");
-	m = (struct sse_message){ .retry = -1, .data = "a\r\nb\rc\n\n d", .data_len = 10 };
+	m = (struct sse_message){.retry = -1, .data = "a\r\nb\rc\n\n d", .data_len = 10};
 	check_encode(&m, "data: a\ndata: b\ndata: c\ndata:\ndata:  d\n\n");
-	m = (struct sse_message){ .retry = -1, .data = "", .id = "0", .id_len = 1 };
+	m = (struct sse_message){.retry = -1, .data = "", .id = "0", .id_len = 1};
 	check_encode(&m, "id: 0\ndata:\n\n");
-	m = (struct sse_message){ .retry = -1 };
+	m = (struct sse_message){.retry = -1};
 	check_encode(&m, "\n");
 
 	/* What cannot be encoded. */
-	m = (struct sse_message){ .retry = -1, .id = "a\nb", .id_len = 3 };
+	m = (struct sse_message){.retry = -1, .id = "a\nb", .id_len = 3};
 	assert_int_equal(sse_encoded_size(&m), -EINVAL);
 	assert_int_equal(sse_encode(&m, buf, sizeof(buf), &n), -EINVAL);
-	m = (struct sse_message){ .retry = -1, .id = "a\0b", .id_len = 3 };
+	m = (struct sse_message){.retry = -1, .id = "a\0b", .id_len = 3};
 	assert_int_equal(sse_encoded_size(&m), -EINVAL);
-	m = (struct sse_message){ .retry = -1, .event = "x\ry", .event_len = 3 };
+	m = (struct sse_message){.retry = -1, .event = "x\ry", .event_len = 3};
 	assert_int_equal(sse_encoded_size(&m), -EINVAL);
-	m = (struct sse_message){ .retry = -1, .comment = "x\ny", .comment_len = 3 };
+	m = (struct sse_message){.retry = -1, .comment = "x\ny", .comment_len = 3};
 	assert_int_equal(sse_encoded_size(&m), -EINVAL);
-	m = (struct sse_message){ .retry = -2 };
+	m = (struct sse_message){.retry = -2};
 	assert_int_equal(sse_encoded_size(&m), -EINVAL);
 
 	/* Round trip: a parsed event, encoded, parses back to the same fields. */
@@ -463,18 +470,18 @@ static void test_encode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_multiline_data),
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_comments_and_empty_blocks),
-		cmocka_unit_test(test_priming_events),
-		cmocka_unit_test(test_line_endings),
-		cmocka_unit_test(test_bom),
-		cmocka_unit_test(test_incomplete),
-		cmocka_unit_test(test_limit),
-		cmocka_unit_test(test_callback),
-		cmocka_unit_test(test_mcp_stream),
-		cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_multiline_data),
+	    cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_comments_and_empty_blocks),
+	    cmocka_unit_test(test_priming_events),
+	    cmocka_unit_test(test_line_endings),
+	    cmocka_unit_test(test_bom),
+	    cmocka_unit_test(test_incomplete),
+	    cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_callback),
+	    cmocka_unit_test(test_mcp_stream),
+	    cmocka_unit_test(test_encode),
 	};
 
 	return cmocka_run_group_tests_name("sse", tests, NULL, NULL);
