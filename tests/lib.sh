@@ -134,7 +134,7 @@ t_end() {
 		fi
 		rm -rf "$T_DIR"
 	fi
-	echo "1..$T_N"
+	[ -z "${T_QUIET:-}" ] && echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]
 	exit $?
 }
