@@ -149,5 +149,9 @@ int mw_sockaddr_parse(const char *s, struct mw_sockaddr *ret);
  * is a host route.  -EINVAL: malformed, -ERANGE: prefix longer than the family's, -EDOM: bits
  * set below the prefix ("10.0.0.1/8"). */
 int mw_cidr_parse(const char *s, struct mw_cidr *ret);
+/* A decimal port 1..65535 of exactly n bytes. */
+int mw_port_parse(const char *s, size_t n, uint16_t *ret);
+/* The same, reporting host bits set below the prefix instead of failing on them. */
+int mw_cidr_parse_bits(const char *s, struct mw_cidr *ret, bool *ret_host_bits);
 /* IPv4 (v4-mapped with prefixlen >= 96) prints as "a.b.c.d/n", the rest as IPv6. Returns buf. */
 const char *mw_cidr_str(const struct mw_cidr *cidr, char *buf, size_t size);
