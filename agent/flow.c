@@ -251,7 +251,8 @@ static void flow_err(struct mw_flow *f, const char *what, int err)
 /* Move bytes both ways as far as the sockets allow, then pass on FINs. */
 static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 {
-	uint64_t before;
+	uint64_t before, moved_up = f->bytes_up, moved_down = f->bytes_down;
+	size_t sent_up = f->up.start, sent_down = f->down.start;
 	int r;
 
 	if (readable_down && !f->eof_down) {
@@ -298,7 +299,8 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 		return flow_close(f, "closed");
 	if (f->state == MW_FLOW_RELAYING && (f->shut_up || f->shut_down))
 		f->state = MW_FLOW_HALF_CLOSED;
-	if (f->bytes_up || f->bytes_down)
+	if (f->bytes_up != moved_up || f->bytes_down != moved_down || f->up.start != sent_up ||
+	    f->down.start != sent_down)
 		f->last_active = mw_now_mono_usec();
 	flow_update_events(f);
 }
@@ -353,6 +355,10 @@ static int flow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		return 0;
 	}
 	deadline = f->last_active + fl->limits.idle_timeout_usec;
+	/* bytes waiting for a slow peer are a stall, not idleness: TCP's own timers and
+	 * the peer decide that one */
+	if (now >= deadline && (buf_len(&f->up) || buf_len(&f->down)))
+		deadline = now + fl->limits.idle_timeout_usec;
 	if (now >= deadline) {
 		flow_close(f, "idle timeout");
 		return 0;
@@ -529,8 +535,7 @@ static void flow_accept_one(struct listener *ls, int fd, const struct sockaddr_s
 	f->start_wall = mw_now_wall_usec();
 	fl->counters.total++;
 
-	if (fl->counters.active >= fl->limits.max_flows)
-		return flow_refuse(fl, f, "connection limit reached");
+	/* the origin first, so that even a refused flow says whose it was */
 	r = ls->inbound ? flow_find_backend(fl, f, ls->public_port) : flow_find_origin(fl, f);
 	if (r < 0) {
 		if (!ls->inbound)
@@ -540,6 +545,8 @@ static void flow_accept_one(struct listener *ls, int fd, const struct sockaddr_s
 			 strerror(-r));
 		return flow_refuse(fl, f, reason);
 	}
+	if (fl->counters.active >= fl->limits.max_flows)
+		return flow_refuse(fl, f, "connection limit reached");
 	set_nodelay(fd);
 	if (buf_init(&f->up, fl->limits.relay_buffer) < 0 ||
 	    buf_init(&f->down, fl->limits.relay_buffer) < 0)

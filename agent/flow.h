@@ -17,6 +17,7 @@
 #include "sniff.h"
 
 #define MW_FLOWS_RECENT 256 /* closed flows remembered for `mcpwarden flows --all` */
+#define MW_SNIFF_BYTES 64   /* first client bytes kept on the flow */
 
 enum mw_flow_dir {
 	MW_FLOW_OUTBOUND = 0, /* the gateway connected out; captured by connect4/6 */
@@ -50,7 +51,7 @@ struct mw_flow {
 	bool eof_down, eof_up, shut_up, shut_down;
 	uint64_t bytes_up, bytes_down;
 	uint64_t start_mono, start_wall, last_active, end_mono;
-	uint8_t sniff[64];
+	uint8_t sniff[MW_SNIFF_BYTES];
 	size_t sniff_len;
 	enum mw_proto proto;
 	char reason[96]; /* why it closed */

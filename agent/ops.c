@@ -110,7 +110,7 @@ static void flow_fields(struct mw_daemon *d, const struct mw_flow *f, struct mw_
 	log_fields_add(lf, "MCPW_SESSION", "%s", f->name);
 	log_fields_add(lf, "MCPW_FLOW", "%s", f->name);
 	log_fields_add(lf, "MCPW_DIRECTION", "%s", flow_dir_name(f->dir));
-	if (f->dir == MW_FLOW_OUTBOUND) {
+	if (f->dir == MW_FLOW_OUTBOUND && f->have_origin) {
 		log_fields_add(lf, "MCPW_PID", "%u", f->origin.tgid);
 		log_fields_add(lf, "MCPW_UID", "%u", f->origin.uid);
 		log_fields_add(lf, "MCPW_COMM", "%.16s", f->origin.comm);

@@ -2,15 +2,22 @@
 //   node tcpsum.mjs serve HOST PORT      reads each connection to EOF, answers "<bytes> <sha256>\n"
 //   node tcpsum.mjs send HOST PORT BYTES sends BYTES random bytes, half-closes, prints one JSON
 //                                        line: {ok, bytes, sent, back, match, peer}
+//   node tcpsum.mjs serve-slow HOST PORT SECS  the same, but reads nothing for SECS seconds
+//   node tcpsum.mjs hold HOST PORT SECS  connects, sends nothing, and reports after at most SECS
+//                                        seconds how the connection ended: {ended, after_ms, error}
 // "peer" is what getpeername() says on the client's socket.
 import net from 'node:net';
 import crypto from 'node:crypto';
 
 const [mode, host, port, bytes] = process.argv.slice(2);
-if (mode === 'serve') {
+if (mode === 'serve' || mode === 'serve-slow') {
 	const srv = net.createServer((s) => {
 		const h = crypto.createHash('sha256');
 		let n = 0;
+		if (mode === 'serve-slow') {
+			s.pause();
+			setTimeout(() => s.resume(), Number(bytes) * 1000);
+		}
 		s.on('data', (d) => { h.update(d); n += d.length; });
 		s.on('end', () => s.end(`${n} ${h.digest('hex')}\n`));
 		s.on('error', () => {});
@@ -45,6 +52,17 @@ if (mode === 'serve') {
 		});
 	});
 	s.on('error', (e) => { clearTimeout(timer); console.log(JSON.stringify({ ok: false, error: e.code || e.message })); process.exit(1); });
+} else if (mode === 'hold') {
+	const t0 = Date.now();
+	const done = (ended, error) => {
+		console.log(JSON.stringify({ ended, after_ms: Date.now() - t0, error: error || null }));
+		process.exit(0);
+	};
+	const s = net.connect({ host, port: Number(port) });
+	s.on('end', () => done('eof'));
+	s.on('error', (e) => done('error', e.code || e.message));
+	s.on('data', () => {});
+	setTimeout(() => done('open'), Number(bytes) * 1000);
 } else {
 	console.error('usage: tcpsum.mjs serve HOST PORT | send HOST PORT BYTES');
 	process.exit(2);
