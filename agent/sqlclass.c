@@ -259,7 +259,7 @@ struct cur {
 
 static void cur_init(struct cur *c, struct lexer *lx, size_t pos, size_t end)
 {
-	*c = (struct cur){.lx = lx, .pos = pos, .end = end};
+	*c = (struct cur){ .lx = lx, .pos = pos, .end = end };
 }
 
 static bool cur_next(struct cur *c)
@@ -631,7 +631,7 @@ dispatch:
  * queries), anything after a ';' inside parentheses, and calls to dangerous functions. */
 static uint32_t classify_inside(struct lexer *lx, size_t start, size_t end)
 {
-	struct tok prev = {.type = TOK_EOF};
+	struct tok prev = { .type = TOK_EOF };
 	struct cur c;
 	uint32_t m = 0;
 
@@ -656,7 +656,7 @@ struct split {
 
 static int split_add(struct lexer *lx, struct split *sp, size_t start, size_t end, bool bad)
 {
-	struct tok kw = {.type = TOK_EOF};
+	struct tok kw = { .type = TOK_EOF };
 	struct sqlclass_stmt *st;
 	bool inert = false;
 	uint32_t m;
@@ -746,8 +746,8 @@ static int classify_text(struct lexer *lx, struct split *sp)
 static int classify(const char *sql, size_t len, struct sqlclass_result *res, uint32_t *ret_mask)
 {
 	size_t budget = len * SQLCLASS_WORK_PER_BYTE + SQLCLASS_WORK_MIN;
-	struct lexer lx = {.s = sql, .len = len, .budget = budget};
-	struct split sp = {.res = res};
+	struct lexer lx = { .s = sql, .len = len, .budget = budget };
+	struct split sp = { .res = res };
 	int r;
 
 	if (!sql && len > 0)
@@ -761,8 +761,9 @@ static int classify(const char *sql, size_t len, struct sqlclass_result *res, ui
 		/* The same text as a server with standard_conforming_strings=off reads it.
 		 * Unterminated there means a syntax error there: nothing would run. */
 		struct lexer alt = {
-		    .s = sql, .len = len, .backslash_strings = true, .budget = budget};
-		struct split asp = {.res = NULL};
+			.s = sql, .len = len, .backslash_strings = true, .budget = budget
+		};
+		struct split asp = { .res = NULL };
 
 		r = classify_text(&alt, &asp);
 		if (r < 0)

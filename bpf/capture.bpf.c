@@ -40,22 +40,6 @@ static __always_inline struct mw_settings *settings_get(void)
 	return s;
 }
 
-static __always_inline void addr_v4mapped(__u8 out[16], __u32 ip4_be)
-{
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, &ip4_be, 4);
-}
-
-static __always_inline void addr_v6(__u8 out[16], __u32 w0, __u32 w1, __u32 w2, __u32 w3)
-{
-	__builtin_memcpy(out, &w0, 4);
-	__builtin_memcpy(out + 4, &w1, 4);
-	__builtin_memcpy(out + 8, &w2, 4);
-	__builtin_memcpy(out + 12, &w3, 4);
-}
-
 static __always_inline bool addr_is_v4mapped(const __u8 a[16])
 {
 	__u64 hi;
@@ -222,7 +206,7 @@ int mw_connect4(struct bpf_sock_addr *ctx)
 	__u8 dst[16];
 	enum verdict v;
 
-	addr_v4mapped(dst, ctx->user_ip4);
+	key_addr4(dst, ctx->user_ip4);
 	v = connect_decide(ctx, dst, bpf_ntohs(ctx->user_port), AF_INET, false);
 	if (v == V_REFUSE) {
 		bpf_set_retval(-ECONNREFUSED);
@@ -246,7 +230,7 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 	enum verdict v;
 	__u32 w3;
 
-	addr_v6(dst, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
+	key_addr6(dst, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
 	v = connect_decide(ctx, dst, bpf_ntohs(ctx->user_port), AF_INET6, true);
 	if (v == V_REFUSE) {
 		bpf_set_retval(-ECONNREFUSED);
@@ -323,11 +307,11 @@ int mw_getsockopt(struct bpf_sockopt *ctx)
 		return 1;
 	/* the accepted socket's peer is the gateway's socket: the key's source */
 	if (sk->family == AF_INET) {
-		addr_v4mapped(key.saddr, sk->dst_ip4);
-		addr_v4mapped(key.daddr, sk->src_ip4);
+		key_addr4(key.saddr, sk->dst_ip4);
+		key_addr4(key.daddr, sk->src_ip4);
 	} else {
-		addr_v6(key.saddr, sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3]);
-		addr_v6(key.daddr, sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]);
+		key_addr6(key.saddr, sk->dst_ip6[0], sk->dst_ip6[1], sk->dst_ip6[2], sk->dst_ip6[3]);
+		key_addr6(key.daddr, sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]);
 	}
 	key.sport = bpf_ntohs(sk->dst_port);
 	key.dport = (__u16)sk->src_port;

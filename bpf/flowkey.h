@@ -1,4 +1,5 @@
-/* flowkey.h: keys for mw_flows and mw_sockhash from sockops and sk_msg contexts.
+/* flowkey.h: addresses as keys hold them (16 bytes, IPv4 v4-mapped), and keys for mw_flows
+ * and mw_sockhash from sockops and sk_msg contexts.
  * In both, remote_port is network order in the upper 16 bits and local_port host order. */
 #pragma once
 

@@ -451,11 +451,11 @@ static void test_statement_keywords(void **state)
 	static const struct {
 		const char *sql, *keyword;
 	} cases[] = {
-	    {"(SELECT 1)", "SELECT"},
-	    {"with a as (select 1) delete from t", "WITH"},
-	    {"'x'", ""},
-	    {"SELECT 'open", "SELECT"},
-	    {"a_very_long_identifier_that_does_not_fit", "A_VERY_LONG_IDENTIFIER_"},
+		{ "(SELECT 1)", "SELECT" },
+		{ "with a as (select 1) delete from t", "WITH" },
+		{ "'x'", "" },
+		{ "SELECT 'open", "SELECT" },
+		{ "a_very_long_identifier_that_does_not_fit", "A_VERY_LONG_IDENTIFIER_" },
 	};
 	struct sqlclass_result *res;
 	size_t i;
@@ -668,20 +668,20 @@ static void test_names_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_corpus),
-	    cmocka_unit_test(test_corpus_classify_agrees),
-	    cmocka_unit_test(test_statements),
-	    cmocka_unit_test(test_statement_keywords),
-	    cmocka_unit_test(test_unparseable_span),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_limit_length),
-	    cmocka_unit_test(test_limit_statements),
-	    cmocka_unit_test(test_limit_depth),
-	    cmocka_unit_test(test_limit_work),
-	    cmocka_unit_test(test_deterministic),
-	    cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_names_roundtrip),
+		cmocka_unit_test(test_corpus),
+		cmocka_unit_test(test_corpus_classify_agrees),
+		cmocka_unit_test(test_statements),
+		cmocka_unit_test(test_statement_keywords),
+		cmocka_unit_test(test_unparseable_span),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limit_length),
+		cmocka_unit_test(test_limit_statements),
+		cmocka_unit_test(test_limit_depth),
+		cmocka_unit_test(test_limit_work),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names_roundtrip),
 	};
 
 	return cmocka_run_group_tests_name("sqlclass", tests, NULL, NULL);
