@@ -20,7 +20,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS    := libbpf libsystemd jansson libssl libcrypto libzstd libcurl libcap
+PKGS    := libbpf libsystemd jansson libssl libcrypto libzstd libcurl libcap libpcre2-8
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -88,7 +88,9 @@ $(BUILD)/mcpwardend: $(BUILD)/agent/main.o $(BUILD)/libmw.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/mcpwarden: $(BUILD)/tools/mcpwarden.o $(BUILD)/libmw.a
+CLI_OBJS := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/mcpwarden_*.c))
+
+$(BUILD)/mcpwarden: $(BUILD)/tools/mcpwarden.o $(CLI_OBJS) $(BUILD)/libmw.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
