@@ -29,7 +29,7 @@
 #define MW_CONNECT_TIMEOUT_DEFAULT 10000000ULL /* usec, upstream connect */
 #define MW_IDLE_TIMEOUT_DEFAULT 3600000000ULL  /* usec without a byte either way */
 #define MW_DRAIN_TIMEOUT_DEFAULT 30000000ULL   /* usec SIGTERM waits for flows */
-#define MW_RELAY_BUFFER_DEFAULT (256 * 1024)   /* bytes buffered per direction */
+#define MW_RELAY_BUFFER_DEFAULT (1024 * 1024)  /* most bytes buffered per direction */
 #define MW_CONFIG_MAX_BYTES (4 * 1024 * 1024)  /* a config file larger than this is refused */
 
 /* Bounds on the limits themselves. */

@@ -54,12 +54,17 @@ const char *flow_state_name(enum mw_flow_state s)
 	return s < ARRAY_SIZE(names) ? names[s] : "?";
 }
 
-static int buf_init(struct mw_relay_buf *b, size_t cap)
+/* Buffers start small and double, up to the relay_buffer limit, only while a peer keeps
+ * filling them: an MCP request costs little, a bulk transfer gets large reads. */
+#define RELAY_BUF_INITIAL (64 * 1024)
+
+static int buf_init(struct mw_relay_buf *b, size_t max)
 {
-	b->data = malloc(cap);
+	b->cap = max < RELAY_BUF_INITIAL ? max : RELAY_BUF_INITIAL;
+	b->max = max;
+	b->data = malloc(b->cap);
 	if (!b->data)
 		return -ENOMEM;
-	b->cap = cap;
 	b->start = b->end = 0;
 	return 0;
 }
@@ -69,17 +74,33 @@ static size_t buf_len(const struct mw_relay_buf *b)
 	return b->end - b->start;
 }
 
-/* Free space at the end, compacting when the front has been consumed. */
+/* Free space at the end: compacting when the front has been consumed, growing when the
+ * buffer is full of unsent bytes and may still grow. */
 static size_t buf_room(struct mw_relay_buf *b)
 {
-	if (b->start == b->end)
+	if (b->start == b->end) {
 		b->start = b->end = 0;
-	else if (b->end == b->cap && b->start > 0) {
+	} else if (b->end == b->cap && b->start > 0) {
 		memmove(b->data, b->data + b->start, b->end - b->start);
 		b->end -= b->start;
 		b->start = 0;
 	}
 	return b->cap - b->end;
+}
+
+/* After a read that filled the buffer: double it (failure just keeps the size). */
+static void buf_grow(struct mw_relay_buf *b)
+{
+	size_t cap = b->cap * 2 > b->max ? b->max : b->cap * 2;
+	uint8_t *p;
+
+	if (cap <= b->cap || b->start > 0)
+		return;
+	p = realloc(b->data, cap);
+	if (!p)
+		return;
+	b->data = p;
+	b->cap = cap;
 }
 
 static void flow_free(struct mw_flow *f)
@@ -203,6 +224,7 @@ static int relay_read(int fd, struct mw_relay_buf *b, uint64_t *count)
 			*count += (uint64_t)n;
 			if ((size_t)n < room)
 				return 0;
+			buf_grow(b);
 			continue;
 		}
 		if (n == 0)

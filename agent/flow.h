@@ -33,7 +33,7 @@ enum mw_flow_state {
 
 struct mw_relay_buf {
 	uint8_t *data;
-	size_t cap, start, end;
+	size_t cap, max, start, end;
 };
 
 struct mw_flow {

@@ -21,7 +21,7 @@ wait_port 9000 || { echo "server did not start" >&3; exit 1; }
 agent() { # bypass: true|false
 	[ -n "${AGENT_PID:-}" ] && t_kill "$AGENT_PID"
 	rm -rf "$T_PIN"
-	start_agent "$(agent_config '"bypass": '"$1"', "limits": {"relay_buffer": "256KiB"},
+	start_agent "$(agent_config '"bypass": '"$1"', "limits": {"relay_buffer": "1MiB"},
 	  "capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [9000]}]},
 	  "enroll": [{"cgroup": "'"$T_CG/gw"'"}]')" >/dev/null
 }

@@ -1,0 +1,44 @@
+/* jwk.h: internals shared by jwk.c (key sets) and jwt.c (verification). Callers use jwt.h.
+ * Pure, like both. */
+#pragma once
+
+#include <openssl/evp.h>
+
+#include "jwt.h"
+
+enum mw_jwk_kind {
+	MW_JWK_RSA,
+	MW_JWK_EC_P256,
+	MW_JWK_EC_P384,
+	MW_JWK_ED25519,
+};
+
+struct mw_jwk {
+	char kid[MW_JWK_MAX_KID + 1];
+	bool has_kid;
+	enum mw_jwk_kind kind;
+	unsigned algs;	    /* MW_JWT_ALG_BIT()s this key verifies */
+	EVP_PKEY *pkey;	    /* NULL: a skipped key, kept by kid to refuse its tokens */
+	const char *reason; /* why it was skipped (static string) */
+};
+
+struct mw_jwks {
+	struct mw_jwk *keys;
+	size_t n;
+	struct mw_jwks_info info;
+};
+
+/* Strict base64url (RFC 7515 2, RFC 4648 5): alphabet only, no padding, no length % 4 == 1,
+ * unused bits of the last character zero. Decodes into out (at most outsize bytes). */
+int mw_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize,
+		     size_t *ret_len);
+/* The same into a new NUL-terminated buffer of at most max decoded bytes. */
+int mw_b64url_decode_alloc(const char *in, size_t len, size_t max, unsigned char **ret_buf,
+			   size_t *ret_len);
+
+/* 0 when JSON text nests at most max arrays/objects deep, -EBADMSG otherwise. Strings are
+ * skipped (escapes included) so brackets inside them do not count. */
+int mw_json_check_depth(const char *s, size_t len, unsigned max);
+
+/* The key type an algorithm needs. */
+enum mw_jwk_kind jwk_kind_for_alg(enum mw_jwt_alg a);
