@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 
 #include "loader.h"
+#include "sockdiag.h"
 #include "util.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -433,6 +434,49 @@ static void target_from_origin(const struct mw_origin *o, struct sockaddr_storag
 	}
 }
 
+static void v4_to_mapped(const struct sockaddr_storage *in, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in *sin = (const void *)in;
+	struct sockaddr_in6 *sin6 = (void *)out;
+
+	memset(out, 0, sizeof(*out));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = sin->sin_port;
+	sin6->sin6_addr.s6_addr[10] = sin6->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&sin6->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+}
+
+/* The origin is keyed by 4-tuple only; make sure the socket at the other end is the one
+ * that made it (a process outside the enrolled cgroup could bind the same source port
+ * after the gateway's connection went away) and that the entry is fresh. */
+static int origin_check(struct mw_flows *fl, struct mw_flow *f,
+			const struct sockaddr_storage *local)
+{
+	struct mw_sockinfo si;
+	uint64_t age_ns;
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	age_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec - f->origin.time_ns;
+	if (age_ns / 1000 > 2 * fl->limits.connect_timeout_usec)
+		return -ESTALE;
+	r = sockdiag_lookup(&f->peer, local, &si);
+	if (r == -ENOENT && f->peer.ss_family == AF_INET) {
+		/* an IPv6 gateway socket connected to a v4-mapped address */
+		struct sockaddr_storage p6, l6;
+
+		v4_to_mapped(&f->peer, &p6);
+		v4_to_mapped(local, &l6);
+		r = sockdiag_lookup(&p6, &l6, &si);
+	}
+	if (r < 0)
+		return r;
+	if (si.cgroup_id != f->origin.cgroup_id)
+		return -EPERM;
+	return 0;
+}
+
 /* Outbound: where the gateway was going (SO_ORIGINAL_DST, answered by our getsockopt
  * program) and who it was (the origin BPF kept by 4-tuple). */
 static int flow_find_origin(struct mw_flows *fl, struct mw_flow *f)
@@ -455,6 +499,9 @@ static int flow_find_origin(struct mw_flows *fl, struct mw_flow *f)
 	r = loader_origin_take(fl->loader, &key, &f->origin);
 	if (r < 0)
 		return r;
+	r = origin_check(fl, f, &local);
+	if (r < 0)
+		return r;
 	f->have_origin = true;
 	/* both answers come from the same map entry; the origin's is authoritative */
 	target_from_origin(&f->origin, &f->target);
@@ -464,19 +511,29 @@ static int flow_find_origin(struct mw_flows *fl, struct mw_flow *f)
 static int flow_find_backend(struct mw_flows *fl, struct mw_flow *f, uint16_t public_port)
 {
 	struct mw_inbound in;
-	int r;
+	struct mw_sockinfo si;
+	int family, r;
 
 	r = loader_inbound_get(fl->loader, public_port, &in);
 	if (r < 0)
 		return r;
 	if (!in.bound)
 		return -ENOTCONN; /* the gateway has not bound its listener yet */
+	/* Only the listener the enrolled gateway made: a local process may have taken the
+	 * backend port first (the bind hook runs before the bind succeeds) or after the
+	 * gateway went away. */
+	family = in.bound & MW_INBOUND_BOUND4 ? AF_INET : AF_INET6;
+	r = sockdiag_listener(family, in.backend_port, &si);
+	if (r < 0)
+		return r == -ENOENT ? -ENOTCONN : r;
+	if (si.cgroup_id != in.cgroup_id)
+		return -EPERM;
 	memset(&f->origin, 0, sizeof(f->origin));
 	f->origin.cgroup_id = in.cgroup_id;
 	f->origin.dst_port = in.backend_port;
 	f->have_origin = true;
 	memset(&f->target, 0, sizeof(f->target));
-	if (in.bound & MW_INBOUND_BOUND4) {
+	if (family == AF_INET) {
 		struct sockaddr_in *sin = (void *)&f->target;
 
 		sin->sin_family = AF_INET;

@@ -194,7 +194,7 @@ struct mcp_parse_error {
 	struct mcp_id id; /* the faulty message's id when readable (type NONE otherwise); str is
 			   * copied into id_buf so it outlives the failed parse */
 	char id_buf[MCP_ID_MAX_LEN + 1];
-	char text[200];
+	char text[200]; /* printable ASCII (other bytes become '?'), NUL-terminated */
 };
 
 /* Parse one body. limits may be NULL. Returns 0 with *ret_body set, or a negative errno with

@@ -36,19 +36,19 @@
 
 /* Limits on the policy (written by operators) and on what is evaluated per request. */
 #define POLICY_MAX_RULES 1024
-#define POLICY_MAX_LIST 64		     /* elements of any list (globs, groups, uids...) */
-#define POLICY_MAX_ARG_MATCHES 32	     /* pointers under one rule's "args" */
-#define POLICY_MAX_NAME 128		     /* bytes in a rule name, a mask profile name */
-#define POLICY_MAX_GLOB 256		     /* bytes in a glob, a group, a user */
-#define POLICY_MAX_REASON 512		     /* bytes in a reason */
-#define POLICY_MAX_REGEX 4096		     /* bytes in a regex pattern */
-#define POLICY_MAX_POINTER_DEPTH 32	     /* reference tokens in an args pointer */
-#define POLICY_MAX_POINTER 1024		     /* bytes in an args pointer */
+#define POLICY_MAX_LIST 64		    /* elements of any list (globs, groups, uids...) */
+#define POLICY_MAX_ARG_MATCHES 32	    /* pointers under one rule's "args" */
+#define POLICY_MAX_NAME 128		    /* bytes in a rule name, a mask profile name */
+#define POLICY_MAX_GLOB 256		    /* bytes in a glob, a group, a user */
+#define POLICY_MAX_REASON 512		    /* bytes in a reason */
+#define POLICY_MAX_REGEX 4096		    /* bytes in a regex pattern */
+#define POLICY_MAX_POINTER_DEPTH 32	    /* reference tokens in an args pointer */
+#define POLICY_MAX_POINTER 1024		    /* bytes in an args pointer */
 #define POLICY_MAX_ARGS_BYTES (1024 * 1024) /* a value (or its JSON) matched by regex/SQL */
 #define POLICY_REGEX_MATCH_LIMIT 1000000    /* pcre2_set_match_limit() */
-#define POLICY_REGEX_DEPTH_LIMIT 10000	     /* pcre2_set_depth_limit() */
-#define POLICY_REGEX_HEAP_LIMIT 8192	     /* KiB, pcre2_set_heap_limit() */
-#define POLICY_MAX_GROUPS 1024		     /* caller groups considered; more: the rest ignored */
+#define POLICY_REGEX_DEPTH_LIMIT 10000	    /* pcre2_set_depth_limit() */
+#define POLICY_REGEX_HEAP_LIMIT 8192	    /* KiB, pcre2_set_heap_limit() */
+#define POLICY_MAX_GROUPS 1024		    /* caller groups considered; more: the rest ignored */
 
 #define MW_POLICY_RULE_DEFAULT "(implicit default)"
 #define MW_POLICY_RULE_ERROR "(evaluation error)"

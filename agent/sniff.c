@@ -5,11 +5,14 @@
 
 #include "util.h"
 
-#define PG_PROTOCOL_3 196608U
+#define PG_PROTOCOL_MAJOR_3 3U /* any 3.x: 3.0, and 3.2 from PostgreSQL 18 on */
 #define PG_SSL_REQUEST 80877103U
 #define PG_GSSENC_REQUEST 80877104U
 #define PG_CANCEL_REQUEST 80877102U
 #define PG_STARTUP_MAX 10000U
+/* CancelRequest carries pid and secret key: 4 key bytes in protocol 3.0, up to 256 in 3.2. */
+#define PG_CANCEL_MIN 16U
+#define PG_CANCEL_MAX (12U + 256U)
 
 static const char *const http_methods[] = {
 	"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ",
@@ -53,9 +56,9 @@ static enum mw_proto classify_postgres(const uint8_t *buf, size_t len)
 	code = be32(buf + 4);
 	if ((code == PG_SSL_REQUEST || code == PG_GSSENC_REQUEST) && mlen == 8)
 		return MW_PROTO_POSTGRES;
-	if (code == PG_CANCEL_REQUEST && mlen == 16)
+	if (code == PG_CANCEL_REQUEST && mlen >= PG_CANCEL_MIN && mlen <= PG_CANCEL_MAX)
 		return MW_PROTO_POSTGRES;
-	if (code == PG_PROTOCOL_3 && mlen >= 8 && mlen <= PG_STARTUP_MAX)
+	if (code >> 16 == PG_PROTOCOL_MAJOR_3 && mlen >= 8 && mlen <= PG_STARTUP_MAX)
 		return MW_PROTO_POSTGRES;
 	return MW_PROTO_OTHER;
 }
