@@ -169,7 +169,7 @@ int cgroup_is_ancestor(const char *a, const char *b)
 {
 	size_t n = strlen(a);
 
-	while (n > 1 && a[n - 1] == '/')
+	while (n > 0 && a[n - 1] == '/') /* "/" itself trims to "", the ancestor of all */
 		n--;
 	return strncmp(a, b, n) == 0 && (b[n] == '/' || b[n] == 0);
 }
@@ -190,11 +190,13 @@ void cgroup_unit_name(const char *abs, char *ret_unit, size_t size)
 		for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
 			size_t sl = strlen(suffixes[i]);
 
-			if (n > sl && memcmp(end - sl, suffixes[i], sl) == 0 && n < size) {
+			if (n <= sl || memcmp(end - sl, suffixes[i], sl) != 0)
+				continue;
+			if (n < size) { /* else "": an ancestor's name would be the wrong unit */
 				memcpy(ret_unit, start, n);
 				ret_unit[n] = 0;
-				return;
 			}
+			return;
 		}
 		end = start > abs ? start - 1 : abs;
 	}

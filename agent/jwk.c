@@ -272,8 +272,7 @@ static int jwk_ec(json_t *o, const char *crv, struct mw_jwk *k)
 		return -EINVAL;
 	}
 	bld = OSSL_PARAM_BLD_new();
-	if (bld &&
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, crv, 0) &&
+	if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, crv, 0) &&
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * size))
 		k->pkey = pkey_from_params("EC", bld);
 	OSSL_PARAM_BLD_free(bld);
@@ -341,8 +340,8 @@ static int jwk_from_json(json_t *o, const struct mw_jwks_opts *opts, struct mw_j
 	if (ops) {
 		bool verify = false;
 
-		json_array_foreach(ops, i, v) verify |= json_is_string(v) &&
-							strcmp(json_string_value(v), "verify") == 0;
+		json_array_foreach(ops, i, v)
+			verify |= json_is_string(v) && strcmp(json_string_value(v), "verify") == 0;
 		if (!verify) {
 			k->reason = "key_ops lack verify";
 			return -EOPNOTSUPP;
@@ -386,7 +385,9 @@ static int jwk_from_json(json_t *o, const struct mw_jwks_opts *opts, struct mw_j
 /* Private members are ignored (only public parts are imported) but counted. */
 static bool jwk_has_private(json_t *o)
 {
-	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
+	static const char *const private_members[] = {
+		"d", "p", "q", "dp", "dq", "qi", "oth", "k"
+	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(private_members); i++)
 		if (json_object_get(o, private_members[i]))
@@ -417,7 +418,8 @@ int jwks_parse(const char *json, size_t len, const struct mw_jwks_opts *opts,
 	if (opts && (opts->rsa_algs & ~(MW_JWT_ALGS_RS | MW_JWT_ALGS_PS)))
 		return set_err(err, errlen, -EINVAL, "rsa_algs names a non-RSA algorithm");
 	if (len > MW_JWKS_MAX_BYTES)
-		return set_err(err, errlen, -EBADMSG, "JWKS larger than %d bytes", MW_JWKS_MAX_BYTES);
+		return set_err(err, errlen, -EBADMSG, "JWKS larger than %d bytes",
+			       MW_JWKS_MAX_BYTES);
 	if (mw_json_check_depth(json, len, MW_JWT_MAX_JSON_DEPTH) < 0)
 		return set_err(err, errlen, -EBADMSG, "JWKS nested too deep");
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -437,8 +439,7 @@ int jwks_parse(const char *json, size_t len, const struct mw_jwks_opts *opts,
 		jwks_free(s);
 		return set_err(err, errlen, -ENOMEM, "out of memory");
 	}
-	json_array_foreach(keys, i, o)
-	{
+	json_array_foreach(keys, i, o) {
 		struct mw_jwk *k = &s->keys[s->n];
 		int r = -EINVAL;
 

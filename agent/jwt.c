@@ -28,22 +28,24 @@ static const struct {
 	enum jwt_sig_kind kind;
 	size_t half; /* ECDSA: bytes of r and of s */
 } alg_info[_MW_JWT_ALG_MAX] = {
-	[MW_JWT_RS256] = { "SHA256", SIG_PKCS1, 0 }, [MW_JWT_RS384] = { "SHA384", SIG_PKCS1, 0 },
-	[MW_JWT_RS512] = { "SHA512", SIG_PKCS1, 0 }, [MW_JWT_PS256] = { "SHA256", SIG_PSS, 0 },
-	[MW_JWT_PS384] = { "SHA384", SIG_PSS, 0 },   [MW_JWT_PS512] = { "SHA512", SIG_PSS, 0 },
+	[MW_JWT_RS256] = { "SHA256", SIG_PKCS1, 0 },  [MW_JWT_RS384] = { "SHA384", SIG_PKCS1, 0 },
+	[MW_JWT_RS512] = { "SHA512", SIG_PKCS1, 0 },  [MW_JWT_PS256] = { "SHA256", SIG_PSS, 0 },
+	[MW_JWT_PS384] = { "SHA384", SIG_PSS, 0 },    [MW_JWT_PS512] = { "SHA512", SIG_PSS, 0 },
 	[MW_JWT_ES256] = { "SHA256", SIG_ECDSA, 32 }, [MW_JWT_ES384] = { "SHA384", SIG_ECDSA, 48 },
 	[MW_JWT_EDDSA] = { NULL, SIG_EDDSA, 0 },
 };
 
 /* Group orders (SEC 2): r and s must lie in [1, n-1] (CVE-2022-21449). */
 static const unsigned char p256_order[32] = {
-	0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+	0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
+	0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 };
 static const unsigned char p384_order[48] = {
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
-	0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf, 0x58, 0x1a, 0x0d, 0xb2,
+	0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
 };
 
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
@@ -183,8 +185,9 @@ static int jwt_check_signature(const struct mw_jwks *keys, enum mw_jwt_alg a, co
 		r = sig_verify(k, a, m, msglen, sig, siglen);
 		if (r < 0)
 			return fail(err, errlen, r, "signature check failed");
-		return r ? 0 : fail(err, errlen, -EKEYREJECTED, "bad signature (key '%s')",
-				    safe(kid, s1));
+		return r ? 0
+			 : fail(err, errlen, -EKEYREJECTED, "bad signature (key '%s')",
+				safe(kid, s1));
 	}
 	if (kid && (k = key_by_kid(keys, kid, false)))
 		return fail(err, errlen, -EKEYREJECTED, "key '%s' unusable: %s", safe(kid, s1),
@@ -311,8 +314,7 @@ static int claim_aud(json_t *aud, const char *want)
 		return strcmp(json_string_value(aud), want) == 0;
 	if (!json_is_array(aud) || json_array_size(aud) > MW_JWT_MAX_AUD)
 		return -EBADMSG;
-	json_array_foreach(aud, i, v)
-	{
+	json_array_foreach(aud, i, v) {
 		if (!json_is_string(v))
 			return -EBADMSG;
 		found |= strcmp(json_string_value(v), want) == 0;
@@ -377,8 +379,7 @@ static int claim_words(json_t *v, struct mw_jwt_claims *c)
 	}
 	if (!json_is_array(v))
 		return -EBADMSG;
-	json_array_foreach(v, i, x)
-	{
+	json_array_foreach(v, i, x) {
 		if (!json_is_string(x))
 			return -EBADMSG;
 		r = group_add(c, json_string_value(x), json_string_length(x));
@@ -401,8 +402,7 @@ static int claim_scope(json_t *payload, struct mw_jwt_claims *c)
 		return claim_string(payload, "scp", c->scope, sizeof(c->scope));
 	if (!json_is_array(scp))
 		return -EBADMSG;
-	json_array_foreach(scp, i, x)
-	{
+	json_array_foreach(scp, i, x) {
 		if (!json_is_string(x))
 			return -EBADMSG;
 		len = json_string_length(x);
@@ -420,8 +420,8 @@ static int jwt_check_claims(json_t *payload, const struct jwt_header *h,
 			    const struct mw_jwt_expect *x, struct mw_jwt_claims *c, char *err,
 			    size_t errlen)
 {
-	uint64_t leeway = x->leeway_sec < MW_JWT_MAX_LEEWAY_SEC ? x->leeway_sec
-								: MW_JWT_MAX_LEEWAY_SEC;
+	uint64_t leeway =
+	    x->leeway_sec < MW_JWT_MAX_LEEWAY_SEC ? x->leeway_sec : MW_JWT_MAX_LEEWAY_SEC;
 	json_t *iss = json_object_get(payload, "iss");
 	char s1[JWT_SAFE_SIZE], s2[JWT_SAFE_SIZE];
 	int r;

@@ -66,12 +66,12 @@
 #include <jansson.h>
 
 #define MW_JWT_MAX_TOKEN_BYTES 16384
-#define MW_JWT_MAX_JSON_DEPTH 16   /* header, payload and JWKS nesting */
+#define MW_JWT_MAX_JSON_DEPTH 16 /* header, payload and JWKS nesting */
 #define MW_JWT_MAX_LEEWAY_SEC 60
 #define MW_JWT_MAX_GROUPS 256
 #define MW_JWT_MAX_GROUP_BYTES 255
-#define MW_JWT_MAX_AUD 64	   /* entries in an aud array */
-#define MW_JWT_MAX_CLAIM_PATH 255  /* groups_claim */
+#define MW_JWT_MAX_AUD 64	  /* entries in an aud array */
+#define MW_JWT_MAX_CLAIM_PATH 255 /* groups_claim */
 #define MW_JWKS_MAX_BYTES (256 * 1024)
 #define MW_JWKS_MAX_KEYS 64
 #define MW_JWK_MAX_KID 127
@@ -104,7 +104,9 @@ const char *jwt_alg_to_string(enum mw_jwt_alg a);
 struct mw_jwks;
 
 struct mw_jwks_opts {
-	unsigned rsa_algs; /* MW_JWT_ALG_BIT()s an RSA JWK without "alg" allows; 0: MW_JWT_ALGS_RS */
+	/* MW_JWT_ALG_BIT()s an RSA JWK without "alg" allows (RS* and PS* only);
+	 * 0: MW_JWT_ALGS_RS */
+	unsigned rsa_algs;
 };
 
 /* What parsing did with each entry of "keys", for the caller to log. */

@@ -159,25 +159,23 @@ int loader_rules_set(struct mw_loader *l, const struct mw_capture_entry *rules, 
 {
 	int fd = bpf_map__fd(l->skel->maps.mw_rules);
 	struct mw_settings s;
+	uint32_t bank;
 	int r;
 
 	if (n > MW_CAPTURE_RULES_MAX)
 		return -E2BIG;
-	/* shrink first, then write, then grow: a reader never sees a half-written rule in
-	 * range (rules it does see are either old or new, both complete) */
 	r = loader_settings_get(l, &s);
 	if (r < 0)
 		return r;
-	if (s.n_rules > n) {
-		s.n_rules = n;
-		r = loader_settings_set(l, &s);
-		if (r < 0)
-			return r;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, &i, &rules[i], BPF_ANY) < 0)
+	/* write the idle bank, then flip: connects see the old set or the new one */
+	bank = (s.rules_sel >> 16) ? 0 : 1;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t key = bank * MW_CAPTURE_RULES_MAX + i;
+
+		if (bpf_map_update_elem(fd, &key, &rules[i], BPF_ANY) < 0)
 			return -errno;
-	s.n_rules = n;
+	}
+	s.rules_sel = MW_RULES_SEL(bank, n);
 	return loader_settings_set(l, &s);
 }
 

@@ -163,8 +163,12 @@ static void read_meta(struct mcp_message *m, json_t *meta)
 	json_t *tok, *info;
 	const char *why, *pv;
 
-	if (!json_is_object(meta))
+	if (!meta)
 		return;
+	if (!json_is_object(meta)) {
+		m->invalid = "params._meta is not an object";
+		return;
+	}
 	tok = json_object_get(meta, "progressToken");
 	if (tok && (why = read_id(tok, &m->progress_token)))
 		m->invalid = "_meta.progressToken is not a string or integer (or is too long)";
@@ -329,10 +333,10 @@ static int parse_message(json_t *j, enum mcp_dir dir, long idx, struct mcp_messa
 	if (params)
 		return perr(e, MCP_PERR_SHAPE, IR, idx, "params without a method");
 	if (result && error)
-		return perr(e, MCP_PERR_SHAPE, IR, idx, "a response has a result or an error, "
-						      "not both");
+		return perr(e, MCP_PERR_SHAPE, IR, idx, "a result and an error");
 	if (!result && !error)
-		return perr(e, MCP_PERR_SHAPE, IR, idx, "neither a method nor a result nor an error");
+		return perr(e, MCP_PERR_SHAPE, IR, idx,
+			    "neither a method nor a result nor an error");
 	if (!id)
 		return perr(e, MCP_PERR_ID, IR, idx, "a response without an id");
 	if (result) {
@@ -395,7 +399,8 @@ int mcp_parse(const void *buf, size_t len, enum mcp_dir dir, const struct mcp_li
 {
 	const int IR = MCP_ERR_INVALID_REQUEST;
 	size_t max_body = limits && limits->max_body ? limits->max_body : MCP_MAX_BODY_DEFAULT;
-	unsigned max_depth = limits && limits->max_depth ? limits->max_depth : MCP_MAX_DEPTH_DEFAULT;
+	unsigned max_depth =
+	    limits && limits->max_depth ? limits->max_depth : MCP_MAX_DEPTH_DEFAULT;
 	size_t max_batch = limits && limits->max_batch ? limits->max_batch : MCP_MAX_BATCH_DEFAULT;
 	struct mcp_parse_error scratch;
 	struct mcp_parse_error *e = ret_err ? ret_err : &scratch;
@@ -417,8 +422,7 @@ int mcp_parse(const void *buf, size_t len, enum mcp_dir dir, const struct mcp_li
 	if (!root)
 		return json_failure(&je, e);
 	if (!json_is_object(root) && !json_is_array(root))
-		return perr(e, MCP_PERR_NOT_OBJECT, IR, -1, "the body is neither an object nor an "
-							   "array");
+		return perr(e, MCP_PERR_NOT_OBJECT, IR, -1, "body is not an object or array");
 	if (json_is_array(root) && json_array_size(root) == 0)
 		return perr(e, MCP_PERR_EMPTY_BATCH, IR, -1, "empty batch");
 	if (json_is_array(root) && json_array_size(root) > max_batch)
@@ -592,8 +596,9 @@ static long entry_find(const struct mcp_pending *t, enum mcp_dir dir, const stru
 int mcp_pending_add(struct mcp_pending *t, enum mcp_dir dir, const struct mcp_message *m,
 		    uint64_t cookie)
 {
-	struct pending_entry e = { .dir = dir, .type = m->id.type, .num = m->id.num,
-				   .mid = m->mid, .cookie = cookie };
+	struct pending_entry e = {
+		.dir = dir, .type = m->id.type, .num = m->id.num, .mid = m->mid, .cookie = cookie
+	};
 	long old;
 	int r = 0;
 
@@ -644,14 +649,16 @@ int mcp_pending_match(struct mcp_pending *t, enum mcp_dir dir, const struct mcp_
 	if (m->kind != MCP_RESULT && m->kind != MCP_ERROR)
 		return -EINVAL;
 	i = m->id.type == MCP_ID_INT || m->id.type == MCP_ID_STR ? entry_find(t, req_dir, &m->id)
-								    : -1;
+								 : -1;
 	if (i < 0) {
 		t->st.unmatched++;
 		return -ENOENT;
 	}
 	e = &t->e[i];
-	*ret_pair = (struct mcp_pair){ .mid = e->mid, .method = TAKE_PTR(e->method),
-				       .tool = TAKE_PTR(e->tool), .cookie = e->cookie };
+	*ret_pair = (struct mcp_pair){ .mid = e->mid,
+				       .method = TAKE_PTR(e->method),
+				       .tool = TAKE_PTR(e->tool),
+				       .cookie = e->cookie };
 	entry_remove(t, (size_t)i);
 	t->st.matched++;
 	return 0;
@@ -714,8 +721,7 @@ int mcp_tool_hash(const json_t *tool, uint8_t ret_hash[MCP_TOOL_HASH_LEN])
 	s = json_dumps(tool, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
 	if (!s)
 		return -ENOMEM;
-	if (!EVP_Digest(s, strlen(s), ret_hash, &n, EVP_sha256(), NULL) ||
-	    n != MCP_TOOL_HASH_LEN)
+	if (!EVP_Digest(s, strlen(s), ret_hash, &n, EVP_sha256(), NULL) || n != MCP_TOOL_HASH_LEN)
 		return -EIO;
 	return 0;
 }
@@ -770,8 +776,7 @@ void mcp_tools_freep(struct mcp_tools **t)
 	*t = mcp_tools_free(*t);
 }
 
-int mcp_tools_observe(struct mcp_tools *t, const char *name,
-		      const uint8_t hash[MCP_TOOL_HASH_LEN])
+int mcp_tools_observe(struct mcp_tools *t, const char *name, const uint8_t hash[MCP_TOOL_HASH_LEN])
 {
 	char hex[2 * MCP_TOOL_HASH_LEN + 1];
 	json_t *slot;
@@ -792,7 +797,7 @@ int mcp_tools_observe(struct mcp_tools *t, const char *name,
 		return MCP_TOOL_ADDED;
 	}
 	state = strcmp(json_string_value(json_array_get(slot, 0)), hex) == 0 ? MCP_TOOL_UNCHANGED
-									      : MCP_TOOL_CHANGED;
+									     : MCP_TOOL_CHANGED;
 	if (json_array_set_new(slot, 1, json_integer(state)) < 0)
 		return -ENOMEM;
 	return state;
@@ -822,8 +827,8 @@ uint64_t mcp_tools_overflows(const struct mcp_tools *t)
 	return t->overflows;
 }
 
-int mcp_tools_observe_result(struct mcp_tools *t, const struct mcp_message *m,
-			     mcp_tool_seen_fn cb, void *userdata)
+int mcp_tools_observe_result(struct mcp_tools *t, const struct mcp_message *m, mcp_tool_seen_fn cb,
+			     void *userdata)
 {
 	json_t *tools = tools_array(m), *tool;
 	uint8_t hash[MCP_TOOL_HASH_LEN];

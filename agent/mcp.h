@@ -42,14 +42,14 @@
 #define MCP_TOOLS_MAX_DEFAULT 4096	/* tool names remembered per server */
 
 /* JSON-RPC 2.0 codes, and the agent's own (DESIGN.md). */
-#define MCP_ERR_PARSE -32700
-#define MCP_ERR_INVALID_REQUEST -32600
-#define MCP_ERR_METHOD_NOT_FOUND -32601
-#define MCP_ERR_INVALID_PARAMS -32602
-#define MCP_ERR_INTERNAL -32603
-#define MCP_ERR_DENIED_POLICY -32010
-#define MCP_ERR_DENIED_APPROVER -32011
-#define MCP_ERR_APPROVAL_TIMEOUT -32012
+#define MCP_ERR_PARSE (-32700)
+#define MCP_ERR_INVALID_REQUEST (-32600)
+#define MCP_ERR_METHOD_NOT_FOUND (-32601)
+#define MCP_ERR_INVALID_PARAMS (-32602)
+#define MCP_ERR_INTERNAL (-32603)
+#define MCP_ERR_DENIED_POLICY (-32010)
+#define MCP_ERR_DENIED_APPROVER (-32011)
+#define MCP_ERR_APPROVAL_TIMEOUT (-32012)
 
 struct mcp_limits {
 	size_t max_body;
@@ -132,13 +132,13 @@ struct mcp_message {
 	/* Requests and notifications. */
 	const char *method;
 	enum mcp_method mid;
-	json_t *params;	       /* object or array */
-	bool server_request;   /* a request written by the server (sampling, elicitation, ...) */
-	bool misdirected;      /* a known method written by the side that never sends it */
-	const char *tool;      /* tools/call params.name */
-	json_t *arguments;     /* tools/call params.arguments (an object when present) */
-	const char *uri;       /* resources/read, subscribe, unsubscribe params.uri */
-	const char *prompt;    /* prompts/get params.name */
+	json_t *params;	     /* object or array */
+	bool server_request; /* a request written by the server (sampling, elicitation, ...) */
+	bool misdirected;    /* a known method written by the side that never sends it */
+	const char *tool;    /* tools/call params.name */
+	json_t *arguments;   /* tools/call params.arguments (an object when present) */
+	const char *uri;     /* resources/read, subscribe, unsubscribe params.uri */
+	const char *prompt;  /* prompts/get params.name */
 	struct mcp_id progress_token; /* params._meta.progressToken; notifications/progress
 				       * params.progressToken */
 	struct mcp_id cancel_id;      /* notifications/cancelled params.requestId */
@@ -146,7 +146,7 @@ struct mcp_message {
 	enum mcp_proto_src proto_src;
 	const char *client_name; /* initialize params.clientInfo or _meta clientInfo */
 	const char *client_version;
-	bool stateless; /* 2026-07-28 style: _meta protocol version, or server/discover */
+	bool stateless;	     /* 2026-07-28 style: _meta protocol version, or server/discover */
 	const char *invalid; /* MCP-level problem (see top of file); NULL when fine */
 
 	/* Responses. */
@@ -167,29 +167,29 @@ struct mcp_body {
 /* Why a body was refused. */
 enum mcp_perr {
 	MCP_PERR_NONE,
-	MCP_PERR_TOO_BIG,	/* more than max_body bytes */
-	MCP_PERR_SYNTAX,	/* not JSON (incl. invalid UTF-8, trailing bytes, empty body) */
-	MCP_PERR_DEPTH,		/* nesting beyond max_depth */
-	MCP_PERR_DUP_KEY,	/* an object key repeated */
-	MCP_PERR_NUMBER,	/* a number jansson cannot hold */
-	MCP_PERR_NUL,		/* \u0000 in a string */
-	MCP_PERR_NOT_OBJECT,	/* body or batch member is neither object nor (top level) array */
-	MCP_PERR_EMPTY_BATCH,	/* [] */
-	MCP_PERR_BATCH_SIZE,	/* more than max_batch members */
-	MCP_PERR_VERSION,	/* jsonrpc missing or not "2.0" */
-	MCP_PERR_MEMBER,	/* a member JSON-RPC does not define */
-	MCP_PERR_ID,		/* id of the wrong type, fractional, null where not allowed, long */
-	MCP_PERR_METHOD,	/* method not a string */
-	MCP_PERR_PARAMS,	/* params neither object nor array */
-	MCP_PERR_SHAPE,		/* method with result/error, result with error, neither, ... */
-	MCP_PERR_ERROR_OBJECT,	/* error not {code: integer, message: string, data?} */
+	MCP_PERR_TOO_BIG,      /* more than max_body bytes */
+	MCP_PERR_SYNTAX,       /* not JSON (incl. invalid UTF-8, trailing bytes, empty body) */
+	MCP_PERR_DEPTH,	       /* nesting beyond max_depth */
+	MCP_PERR_DUP_KEY,      /* an object key repeated */
+	MCP_PERR_NUMBER,       /* a number jansson cannot hold */
+	MCP_PERR_NUL,	       /* \u0000 in a string */
+	MCP_PERR_NOT_OBJECT,   /* body or batch member is neither object nor (top level) array */
+	MCP_PERR_EMPTY_BATCH,  /* [] */
+	MCP_PERR_BATCH_SIZE,   /* more than max_batch members */
+	MCP_PERR_VERSION,      /* jsonrpc missing or not "2.0" */
+	MCP_PERR_MEMBER,       /* a member JSON-RPC does not define */
+	MCP_PERR_ID,	       /* id of the wrong type, fractional, null where not allowed, long */
+	MCP_PERR_METHOD,       /* method not a string */
+	MCP_PERR_PARAMS,       /* params neither object nor array */
+	MCP_PERR_SHAPE,	       /* method with result/error, result with error, neither, ... */
+	MCP_PERR_ERROR_OBJECT, /* error not {code: integer, message: string, data?} */
 	MCP_PERR_NOMEM,
 };
 
 struct mcp_parse_error {
 	enum mcp_perr kind;
-	int code;	 /* MCP_ERR_PARSE or MCP_ERR_INVALID_REQUEST */
-	long index;	 /* batch member at fault, -1 for the body as a whole */
+	int code;	  /* MCP_ERR_PARSE, MCP_ERR_INVALID_REQUEST (MCP_ERR_INTERNAL: no memory) */
+	long index;	  /* batch member at fault, -1 for the body as a whole */
 	int line, column; /* from jansson for syntax errors, else 0 */
 	struct mcp_id id; /* the faulty message's id when readable (type NONE otherwise); str is
 			   * copied into id_buf so it outlives the failed parse */
@@ -302,8 +302,7 @@ int mcp_tools_new(size_t max, struct mcp_tools **ret_table);
 struct mcp_tools *mcp_tools_free(struct mcp_tools *t);
 void mcp_tools_freep(struct mcp_tools **t);
 /* Returns the state (> 0), -ENOSPC, -ENOMEM, -EINVAL. */
-int mcp_tools_observe(struct mcp_tools *t, const char *name,
-		      const uint8_t hash[MCP_TOOL_HASH_LEN]);
+int mcp_tools_observe(struct mcp_tools *t, const char *name, const uint8_t hash[MCP_TOOL_HASH_LEN]);
 /* The state at the last observation of name (MCP_TOOL_UNKNOWN if never seen). */
 enum mcp_tool_state mcp_tools_state(const struct mcp_tools *t, const char *name);
 void mcp_tools_forget(struct mcp_tools *t, const char *name);
@@ -315,8 +314,8 @@ uint64_t mcp_tools_overflows(const struct mcp_tools *t);
  * were observed). */
 typedef void (*mcp_tool_seen_fn)(void *userdata, const char *tool, enum mcp_tool_state state,
 				 const uint8_t hash[MCP_TOOL_HASH_LEN]);
-int mcp_tools_observe_result(struct mcp_tools *t, const struct mcp_message *m,
-			     mcp_tool_seen_fn cb, void *userdata);
+int mcp_tools_observe_result(struct mcp_tools *t, const struct mcp_message *m, mcp_tool_seen_fn cb,
+			     void *userdata);
 
 /* --- Replies (mcp_reply.c) -----------------------------------------------------------------
  * JSON is compact with members in a fixed order; the reply to a single request is an
@@ -349,7 +348,7 @@ enum mcp_framing {
 };
 
 struct mcp_http_opts {
-	int status;		/* 0 -> 200 (202 when there is no body) */
+	int status; /* 0 -> 200 (202 when there is no body) */
 	enum mcp_framing framing;
 	bool chunked;		/* Transfer-Encoding: chunked instead of Content-Length */
 	bool close;		/* Connection: close (the caller closes after writing) */

@@ -151,24 +151,42 @@ int mcp_error_reply(const struct mcp_body *b, int code, const char *message,
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 406:
+		return "Not Acceptable";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
 	}
 }
 
@@ -379,9 +397,13 @@ int mcp_http_reply(const json_t *body, const struct mcp_http_opts *opts, char **
 		ctype = "application/json";
 	}
 	if (sse) {
-		struct sse_message m = { .event = "message", .event_len = 7, .data = json,
-					 .data_len = jlen, .id = o->sse_id,
-					 .id_len = o->sse_id ? strlen(o->sse_id) : 0, .retry = -1 };
+		struct sse_message m = { .event = "message",
+					 .event_len = 7,
+					 .data = json,
+					 .data_len = jlen,
+					 .id = o->sse_id,
+					 .id_len = o->sse_id ? strlen(o->sse_id) : 0,
+					 .retry = -1 };
 		ssize_t need = sse_encoded_size(&m);
 
 		if (need < 0)
@@ -411,8 +433,8 @@ int mcp_http_unauthorized(const char *description, const char *resource_metadata
 
 	if (!description)
 		description = "";
-	if (resource_metadata && (!visible_ascii(resource_metadata) ||
-				  strpbrk(resource_metadata, "\"\\")))
+	if (resource_metadata &&
+	    (!visible_ascii(resource_metadata) || strpbrk(resource_metadata, "\"\\")))
 		return -EINVAL;
 	desc = strdup(description);
 	if (!desc)

@@ -78,14 +78,16 @@ static __always_inline bool prefix_match(const __u8 addr[16], const struct mw_ca
 
 static __always_inline int rules_match(const struct mw_settings *s, const __u8 addr[16], __u16 port)
 {
-	__u32 n = s->n_rules;
+	__u32 sel = *(volatile const __u32 *)&s->rules_sel; /* read once: bank and count agree */
+	__u32 base = (sel >> 16) ? MW_CAPTURE_RULES_MAX : 0, n = sel & 0xffff;
 
 	for (__u32 i = 0; i < MW_CAPTURE_RULES_MAX; i++) {
 		struct mw_capture_entry *r;
+		__u32 key = base + i;
 
 		if (i >= n)
 			break;
-		r = bpf_map_lookup_elem(&mw_rules, &i);
+		r = bpf_map_lookup_elem(&mw_rules, &key);
 		if (!r)
 			break;
 		if (port < r->port_lo || port > r->port_hi)
@@ -140,18 +142,20 @@ enum verdict {
 static __always_inline enum verdict connect_decide(struct bpf_sock_addr *ctx, const __u8 dst[16],
 						   __u16 port, __u16 family, bool sock6)
 {
-	struct mw_settings *s = settings_get();
+	struct mw_settings *s;
 	struct mw_origin *o;
 	__u64 id;
 	bool dst_v4, alive;
 	int action;
 
-	if (!s || ctx->type != SOCK_STREAM || ctx->protocol != IPPROTO_TCP)
+	if (ctx->type != SOCK_STREAM || ctx->protocol != IPPROTO_TCP)
 		return V_PASS;
+	s = settings_get();
+	if (!s)
+		return V_REFUSE; /* attached without settings of this ABI: nothing is known */
 	stat_inc(MW_STAT_CONNECT_SEEN);
-	id = bpf_get_current_pid_tgid();
-	if (s->agent_tgid && (id >> 32) == s->agent_tgid)
-		return V_PASS;
+	/* the agent (and its helper) live in their own cgroup, never enrolled; a pid test
+	 * would outlive the agent and could match a later process */
 	if (s->agent_cgroup_id && bpf_get_current_cgroup_id() == s->agent_cgroup_id)
 		return V_PASS;
 
@@ -167,11 +171,16 @@ static __always_inline enum verdict connect_decide(struct bpf_sock_addr *ctx, co
 		return V_PASS;
 
 	o = bpf_sk_storage_get(&mw_origins, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o)
-		return V_PASS; /* cannot keep the origin: better untouched than unattributed */
+	if (!o) {
+		/* no room for the origin (socket option memory can be exhausted by the caller
+		 * itself): never a way around capture */
+		stat_inc(s->fail_open ? MW_STAT_PASSED_OPEN : MW_STAT_REFUSED);
+		return s->fail_open ? V_PASS : V_REFUSE;
+	}
 	__builtin_memcpy(o->dst, dst, 16);
 	o->dst_port = port;
 	o->family = family;
+	id = bpf_get_current_pid_tgid();
 	o->pid = (__u32)id;
 	o->tgid = id >> 32;
 	id = bpf_get_current_uid_gid();
@@ -394,7 +403,7 @@ static __always_inline struct mw_inbound *bind_decide(struct bpf_sock_addr *ctx,
 
 	if (!s || ctx->type != SOCK_STREAM || ctx->protocol != IPPROTO_TCP)
 		return NULL;
-	if (s->agent_tgid && (bpf_get_current_pid_tgid() >> 32) == s->agent_tgid)
+	if (s->agent_cgroup_id && bpf_get_current_cgroup_id() == s->agent_cgroup_id)
 		return NULL;
 	port = bpf_ntohs(ctx->user_port);
 	in = bpf_map_lookup_elem(&mw_inbound, &port);

@@ -12,7 +12,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MW_CAPTURE_RULES_MAX);
+	__uint(max_entries, 2 * MW_CAPTURE_RULES_MAX);
 	__type(key, __u32);
 	__type(value, struct mw_capture_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

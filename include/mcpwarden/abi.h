@@ -16,6 +16,7 @@
 #define MW_ABI_VERSION 1
 
 #define MW_CAPTURE_RULES_MAX 64
+#define MW_RULES_SEL(bank, n) (((__u32)(bank) << 16) | (__u32)(n))
 #define MW_INBOUND_MAX 64
 #define MW_FLOWS_MAX 65536
 #define MW_COMM_LEN 16
@@ -54,18 +55,21 @@ struct mw_settings {
 	__u32 abi_version;
 	__u32 state;	 /* enum mw_agent_state */
 	__u32 fail_open; /* 0 = closed (refuse), 1 = open (go direct) */
-	__u32 n_rules;	 /* valid entries in mw_rules */
+	__u32 rules_sel; /* bank << 16 | count: which half of mw_rules is live, and how much */
 	__u8 listen4[16]; /* the agent's IPv4 listener, v4-mapped; port 0 = none */
 	__u8 listen6[16]; /* the agent's IPv6 listener; port 0 = none */
 	__u16 port4;
 	__u16 port6;
-	__u32 agent_tgid;      /* the agent's own connects are never captured */
-	__u64 agent_cgroup_id; /* nor anything in its cgroup */
+	__u32 agent_tgid;      /* informational: the programs exempt the agent by cgroup */
+	__u64 agent_cgroup_id; /* the agent and its helper: never captured */
 	__u32 bypass;	       /* sockmap splice for uninspected flows */
 	__u32 generation;      /* bumped by each agent start; matches mw_listener.generation */
 };
 
-/* One capture rule: CIDR (on 128 bits) x port range.  Rules are ordered; first match wins. */
+/* One capture rule: CIDR (on 128 bits) x port range.  Rules are ordered; first match wins.
+ * mw_rules holds two banks of MW_CAPTURE_RULES_MAX: a new rule set is written to the idle
+ * bank and made live by one aligned word (mw_settings.rules_sel), so a connect never sees
+ * half of each. */
 struct mw_capture_entry {
 	__u8 addr[16];
 	__u8 prefixlen; /* 0..128; v4 CIDRs are 96 + n */

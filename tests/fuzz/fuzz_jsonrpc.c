@@ -69,7 +69,9 @@ static void check_http(const char *buf, size_t len, bool sse, bool chunked)
 static void reply(const json_t *r, unsigned flags)
 {
 	struct mcp_http_opts o = { .framing = (flags & 8) ? MCP_FRAMING_SSE : MCP_FRAMING_JSON,
-				   .chunked = flags & 4, .session_id = "sess-1", .sse_id = "7" };
+				   .chunked = flags & 4,
+				   .session_id = "sess-1",
+				   .sse_id = "7" };
 	char *buf;
 	size_t len;
 
@@ -143,7 +145,8 @@ static void accepted(struct mcp_body *b, enum mcp_dir dir, unsigned flags)
 		struct mcp_message resp = { .kind = MCP_RESULT, .id = b->msgs[i].id };
 		struct mcp_pair pair;
 
-		if (b->msgs[i].kind == MCP_REQUEST && mcp_pending_match(pend, !dir, &resp, &pair) == 0)
+		if (b->msgs[i].kind == MCP_REQUEST &&
+		    mcp_pending_match(pend, !dir, &resp, &pair) == 0)
 			mcp_pair_clear(&pair);
 	}
 	(void)mcp_check_headers(b, "tools/call", "x");

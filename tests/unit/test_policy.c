@@ -570,7 +570,8 @@ static void test_lint(void **state)
 	static const char text[] =
 		"{\"rules\": [\n"
 		"{\"name\": \"r\", \"match\": {\"tool\": \"t\"}, \"action\": \"review\"},\n"
-		"{\"name\": \"a\", \"match\": {\"tool\": \"u\"}, \"action\": \"allow\", \"approvers\": {\"users\": [\"u\"]}},\n"
+		"{\"name\": \"a\", \"match\": {\"tool\": \"u\"}, \"action\": \"allow\", "
+		"\"approvers\": {\"users\": [\"u\"]}},\n"
 		"{\"name\": \"d\", \"action\": \"deny\", \"mask\": \"pii\", \"match\": {\"args\": "
 		"{\"/q\": {\"sql_class\": \"write\"}}}},\n"
 		"{\"name\": \"all\", \"action\": \"deny\"},\n"

@@ -233,21 +233,24 @@ static void test_diag_format(void **state)
 static void test_diag_format_small_buffer(void **state)
 {
 	struct mw_diag d;
-	char buf[16];
+	char buf[32];
 
 	mw_diag_set(&d, -EINVAL, "policy.json", 12, 5, "tools.allow", "unknown tool");
-	/* location alone overflows: truncated, still terminated */
+	/* the location alone overflows: cut there, still terminated */
 	memset(buf, 'X', sizeof(buf));
-	assert_string_equal(mw_diag_format(&d, buf, 10), "policy.j");
-	/* location fits, the rest is cut */
-	assert_string_equal(mw_diag_format(&d, buf, sizeof(buf)), "policy.json:12:");
+	assert_string_equal(mw_diag_format(&d, buf, 10), "policy.js");
+	assert_string_equal(mw_diag_format(&d, buf, 18), "policy.json:12:5:");
+	/* the location fits, key and text are cut */
 	memset(buf, 'X', sizeof(buf));
-	assert_string_equal(mw_diag_format(&d, buf, 19 < sizeof(buf) ? 19 : sizeof(buf)),
-			    "policy.json:12:");
+	assert_string_equal(mw_diag_format(&d, buf, sizeof(buf)),
+			    "policy.json:12:5: key 'tools.al");
 	mw_diag_set(&d, -EINVAL, NULL, 0, 0, "k", "some long text here");
-	assert_string_equal(mw_diag_format(&d, buf, sizeof(buf)), "key 'k': some l");
+	assert_string_equal(mw_diag_format(&d, buf, 16), "key 'k': some l");
 	/* a zero-sized buffer is not touched */
 	buf[0] = 'Z';
+	mw_diag_format(&d, buf, 0);
+	assert_int_equal(buf[0], 'Z');
+	mw_diag_set(&d, -EINVAL, "f", 1, 1, NULL, "x");
 	mw_diag_format(&d, buf, 0);
 	assert_int_equal(buf[0], 'Z');
 }
