@@ -28,7 +28,7 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing \
-	      -Iinclude -Iagent -I$(BUILD) $(PKG_CFLAGS) -MMD -MP
+	      -Iinclude -Iagent -Itools -I$(BUILD) $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lelf -lz
 
 # Agent modules; main.c is the daemon's entry point, the rest is a library the tools,

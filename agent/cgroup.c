@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-#define CGROUP_WALK_MAX_DEPTH 16
+#define CGROUP_WALK_MAX_DEPTH 64
 #define CGROUP_MAX_SOCKETS 65536
 
 int cgroup_find_mount(char *ret_path, size_t size)

@@ -731,6 +731,17 @@ static int parse_control(struct cfg_ctx *x, const struct cfg_path *p, json_t *v,
 	return 0;
 }
 
+static int parse_user(struct cfg_ctx *x, const struct cfg_path *p, json_t *v, struct mw_config *c)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || !*s || strlen(s) >= sizeof(c->user) || !group_name_valid(s))
+		return cfg_error(x, p, false, "expected a user name, got %s", GOT(v));
+	memset(c->user, 0, sizeof(c->user));
+	snprintf(c->user, sizeof(c->user), "%s", s);
+	return 0;
+}
+
 static int parse_bypass(struct cfg_ctx *x, const struct cfg_path *p, json_t *v, struct mw_config *c)
 {
 	return cfg_bool(x, p, v, &c->bypass);
@@ -831,6 +842,7 @@ static const struct {
 	{ "capture", parse_capture },
 	{ "control", parse_control },
 	{ "bypass", parse_bypass },
+	{ "user", parse_user },
 	{ "limits", parse_limits },
 	{ "identity", parse_kept_object },
 	{ "policy", parse_policy },
@@ -919,6 +931,7 @@ void config_defaults(struct mw_config *c)
 	snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s", MW_RUNTIME_DIR_DEFAULT);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", MW_STATE_DIR_DEFAULT);
 	snprintf(c->bpf_pin_dir, sizeof(c->bpf_pin_dir), "%s", MW_BPF_PIN_DIR_DEFAULT);
+	snprintf(c->user, sizeof(c->user), "%s", MW_USER_DEFAULT);
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s%s", MW_RUNTIME_DIR_DEFAULT,
 		 control_sock_name);
 

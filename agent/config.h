@@ -23,6 +23,7 @@
 #define MW_STATE_DIR_DEFAULT "/var/lib/mcpwarden"
 #define MW_BPF_PIN_DIR_DEFAULT "/sys/fs/bpf/mcpwarden"
 #define MW_LISTEN_PORT_DEFAULT 15001
+#define MW_USER_DEFAULT "mcpwarden" /* absent on the host: nobody (65534), with a warning */
 
 /* Limits with their defaults (overridable under "limits"). */
 #define MW_MAX_FLOWS_DEFAULT 4096	      /* concurrent flows; beyond: refused */
@@ -99,6 +100,7 @@ struct mw_config {
 	char bpf_pin_dir[4096];
 	char control_socket[4096]; /* default runtime_dir/control.sock */
 	char control_group[64];	   /* "" = root only */
+	char user[64];		   /* who the daemon becomes once set up */
 	struct mw_sockaddr listen[MW_MAX_LISTEN];
 	unsigned n_listen;
 	enum mw_fail_mode fail;

@@ -23,7 +23,8 @@ struct listener {
 	struct mw_flows *owner;
 };
 
-#define MAX_LISTENERS 32
+#define MAX_LISTENERS (MW_MAX_LISTEN_FDS)
+#define ACCEPT_PAUSE_USEC 100000ULL /* after EMFILE/ENFILE */
 
 struct mw_flows {
 	sd_event *event;
@@ -378,12 +379,16 @@ static int flow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		return 0;
 	}
 	deadline = f->last_active + fl->limits.idle_timeout_usec;
-	/* bytes waiting for a slow peer are a stall, not idleness: TCP's own timers and
-	 * the peer decide that one */
-	if (now >= deadline && (buf_len(&f->up) || buf_len(&f->down)))
-		deadline = now + fl->limits.idle_timeout_usec;
 	if (now >= deadline) {
-		flow_close(f, "idle timeout");
+		/* no byte moved either way: idle, or stalled on a peer that stopped reading
+		 * (TCP alone would hold a zero-window peer forever) */
+		if (buf_len(&f->up) || buf_len(&f->down)) {
+			set_abortive(f->fd_down);
+			set_abortive(f->fd_up);
+			flow_close(f, "stalled: a peer stopped reading");
+		} else {
+			flow_close(f, "idle timeout");
+		}
 		return 0;
 	}
 	sd_event_source_set_time(s, deadline);
@@ -642,9 +647,22 @@ static void flow_accept_one(struct listener *ls, int fd, const struct sockaddr_s
 	fl->counters.active++;
 }
 
+static void listeners_enable(struct mw_flows *fl, int on)
+{
+	for (unsigned i = 0; i < fl->n_listeners; i++)
+		sd_event_source_set_enabled(fl->listeners[i].src, on);
+}
+
+static int accept_resume(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	listeners_enable(userdata, SD_EVENT_ON);
+	return 0;
+}
+
 static int listener_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct listener *ls = userdata;
+	struct mw_flows *fl = ls->owner;
 
 	/* a bounded batch per wakeup keeps one busy listener from starving the relays */
 	for (int i = 0; i < 64; i++) {
@@ -652,9 +670,19 @@ static int listener_io(sd_event_source *s, int fd, uint32_t revents, void *userd
 		socklen_t len = sizeof(peer);
 		int cfd = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (cfd < 0)
-			break; /* EAGAIN, or a transient error (EMFILE, ECONNABORTED) */
-		flow_accept_one(ls, cfd, &peer);
+		if (cfd >= 0) {
+			flow_accept_one(ls, cfd, &peer);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* out of descriptors or memory: the connection stays queued and the
+			 * level-triggered listener would wake us at once; pause accepting */
+			fl->counters.accept_paused++;
+			listeners_enable(fl, SD_EVENT_OFF);
+			sd_event_add_time_relative(fl->event, NULL, CLOCK_MONOTONIC,
+						   ACCEPT_PAUSE_USEC, 0, accept_resume, fl);
+		}
+		break; /* EAGAIN, or a transient error (ECONNABORTED) */
 	}
 	return 0;
 }

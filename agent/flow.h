@@ -18,6 +18,7 @@
 
 #define MW_FLOWS_RECENT 256 /* closed flows remembered for `mcpwarden flows --all` */
 #define MW_SNIFF_BYTES 64   /* first client bytes kept on the flow */
+#define MW_MAX_LISTEN_FDS 48 /* config: 8 listen addresses + 16 inbound ports x 2 families */
 
 enum mw_flow_dir {
 	MW_FLOW_OUTBOUND = 0, /* the gateway connected out; captured by connect4/6 */
@@ -61,6 +62,7 @@ struct mw_flow {
 
 struct mw_flow_counters {
 	uint64_t active, total, refused, failed, origin_missing, bytes_up, bytes_down;
+	uint64_t accept_paused; /* times accepting paused for lack of descriptors */
 };
 
 struct mw_flows_ops {

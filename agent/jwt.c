@@ -137,8 +137,8 @@ static int sig_verify(const struct mw_jwk *k, enum mw_jwt_alg a, const unsigned 
 			return 0;
 		break;
 	}
-	r = -ENOMEM;
 	mctx = EVP_MD_CTX_new();
+	r = mctx ? 0 : -ENOMEM; /* a context OpenSSL will not set up verifies nothing */
 	if (!mctx ||
 	    EVP_DigestVerifyInit_ex(mctx, &pctx, alg_info[a].md, NULL, NULL, k->pkey, NULL) <= 0)
 		goto out;
@@ -205,10 +205,12 @@ static int jwt_check_signature(const struct mw_jwks *keys, enum mw_jwt_alg a, co
 		if (r)
 			return 0;
 	}
-	if (tried)
-		return fail(err, errlen, -EKEYREJECTED, "bad signature");
+	/* An unknown kid stays -ENOKEY even after kid-less keys failed: a refreshed JWKS may
+	 * bring the key. */
 	if (kid)
 		return fail(err, errlen, -ENOKEY, "no key with kid '%s'", safe(kid, s1));
+	if (tried)
+		return fail(err, errlen, -EKEYREJECTED, "bad signature");
 	return fail(err, errlen, -ENOKEY, "no key for alg %s", jwt_alg_to_string(a));
 }
 

@@ -4,10 +4,16 @@
  * Owns: a key set (struct mw_jwks, one EVP_PKEY per usable key) and, per verified token, a
  * claims record (struct mw_jwt_claims) that never holds the token itself, only its SHA-256.
  * Promises: pure (no network, files, clock or logging; the caller reads files, fetches JWKS
- * and passes the time in); every function returns 0 or a negative errno and writes ret_*
- * only on success; err (may be NULL) gets one line that is safe to log: it never contains
- * the token, and token-supplied strings in it (kid, alg, iss, aud, typ) are cut to 48 printable
- * ASCII characters. OpenSSL's error queue is left empty.
+ * and passes the time in); a key set is immutable once parsed, so any number of threads may
+ * verify against it while the caller swaps in a refreshed one (free the old one after);
+ * every function returns 0 or a negative errno and writes ret_* only on success; err (may be
+ * NULL) gets one line that is safe to log: it never contains the token, and token-supplied
+ * strings in it (kid, alg, iss, typ) are cut to 48 printable ASCII characters. OpenSSL's
+ * error queue is left empty. Decoded header and payload bytes are wiped before they are freed.
+ *
+ * Order: size, split, header (strict base64url, JSON without duplicate members, depth bound),
+ * alg gate, key, signature; only then is the payload decoded and parsed; then typ, iss, aud,
+ * exp, nbf, iat; then the claims are extracted.
  *
  * Algorithms: RS256/384/512, PS256/384/512, ES256 (P-256), ES384 (P-384), EdDSA (Ed25519).
  * The algorithm comes from the key, never from the token alone (RFC 8725 2.1, 3.1):
@@ -21,8 +27,9 @@
  * Key selection: a token with a kid uses the usable key with that kid; if there is none, a
  * key that was skipped with that kid refuses the token (-EKEYREJECTED, so the caller does not
  * refetch the JWKS for a key it cannot use); otherwise keys without a kid whose algorithms fit
- * are tried (a PEM key has no kid unless given one); otherwise -ENOKEY. A token without a kid
- * tries every usable key whose algorithms include its alg, in JWKS order.
+ * are tried (a PEM key has no kid unless given one), and if none verifies it is still -ENOKEY.
+ * A token without a kid tries every usable key whose algorithms include its alg, in JWKS
+ * order: -EKEYREJECTED if none verifies, -ENOKEY if no key fits the alg.
  *
  * JWKS rules: "keys" must be an array of at most MW_JWKS_MAX_KEYS objects. A key is skipped
  * (and counted in mw_jwks_info) when its kty/crv/alg is unsupported (oct, Ed448, P-521,

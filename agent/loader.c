@@ -278,6 +278,14 @@ static void link_path(struct mw_loader *l, uint64_t id, int prog, char *buf, siz
 			 bpf_program__name(gw_prog(l, prog)));
 }
 
+/* Close our handles on a cgroup's links and forget it, leaving its pins in place. */
+static void enrolled_forget(struct mw_loader *l, struct enrolled *e)
+{
+	for (int j = 0; j < GW_PROGS; j++)
+		bpf_link__destroy(e->links[j]);
+	*e = l->enrolled[--l->n_enrolled];
+}
+
 static void enrolled_drop(struct mw_loader *l, struct enrolled *e)
 {
 	char path[PATH_MAX];
@@ -295,9 +303,8 @@ static void enrolled_drop(struct mw_loader *l, struct enrolled *e)
 	*e = l->enrolled[--l->n_enrolled];
 }
 
-int loader_enroll(struct mw_loader *l, const char *cgroup_abs, uint64_t id)
+int loader_enroll(struct mw_loader *l, int fd, uint64_t id)
 {
-	_cleanup_close_ int fd = -1;
 	char path[PATH_MAX];
 	struct enrolled *e;
 	int r;
@@ -306,9 +313,6 @@ int loader_enroll(struct mw_loader *l, const char *cgroup_abs, uint64_t id)
 		return -EEXIST;
 	if (l->n_enrolled >= MW_ENROLLED_MAX)
 		return -ENOSPC;
-	fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	link_path(l, id, -1, path, sizeof(path));
 	r = mkdir_p(path, 0700);
 	if (r < 0)
@@ -367,8 +371,8 @@ static int adopt_one(struct mw_loader *l, uint64_t id)
 		if (r < 0)
 			break;
 	}
-	if (r < 0)
-		enrolled_drop(l, e);
+	if (r < 0) /* keep the pins: the old programs go on capturing */
+		enrolled_forget(l, e);
 	return r;
 }
 
@@ -376,7 +380,7 @@ int loader_adopt_pinned(struct mw_loader *l)
 {
 	char dir[PATH_MAX], mount[PATH_MAX], cg[PATH_MAX];
 	struct dirent *de;
-	int adopted = 0;
+	int adopted = 0, failed = 0;
 	DIR *d;
 
 	if (cgroup_find_mount(mount, sizeof(mount)) < 0)
@@ -394,18 +398,24 @@ int loader_adopt_pinned(struct mw_loader *l)
 		id = strtoull(de->d_name, &end, 10);
 		if (*end || enrolled_find(l, id))
 			continue;
-		if (cgroup_path_of_id(mount, id, cg, sizeof(cg)) < 0 || adopt_one(l, id) < 0) {
-			/* the cgroup is gone (its links died with it) or the pins are broken */
+		if (cgroup_path_of_id(mount, id, cg, sizeof(cg)) == -ENOENT) {
+			/* the cgroup is gone, and its links with it: clear the pins */
 			struct enrolled tmp = { .id = id };
 
-			l->enrolled[l->n_enrolled++] = tmp;
-			enrolled_drop(l, &l->enrolled[l->n_enrolled - 1]);
+			if (l->n_enrolled < MW_ENROLLED_MAX) {
+				l->enrolled[l->n_enrolled++] = tmp;
+				enrolled_drop(l, &l->enrolled[l->n_enrolled - 1]);
+			}
+			continue;
+		}
+		if (adopt_one(l, id) < 0) {
+			failed++; /* pins kept: capture goes on with the programs they hold */
 			continue;
 		}
 		adopted++;
 	}
 	closedir(d);
-	return adopted;
+	return failed ? -failed : adopted;
 }
 
 void loader_forget_links(struct mw_loader *l)

@@ -37,12 +37,15 @@ int loader_attach_self(struct mw_loader *l, const char *cgroup_abs);
  * agent's cgroup.  Whether the gateway side joins is mw_settings.bypass. */
 int loader_enable_bypass(struct mw_loader *l, const char *cgroup_abs);
 
-/* Attach the gateway programs to a cgroup and pin the links. -EEXIST if enrolled. */
-int loader_enroll(struct mw_loader *l, const char *cgroup_abs, uint64_t id);
+/* Attach the gateway programs to a cgroup (an open directory fd) and pin the links.
+ * -EEXIST if enrolled. */
+int loader_enroll(struct mw_loader *l, int cgroup_fd, uint64_t id);
 /* Unpin and detach. -ENOENT if not enrolled. */
 int loader_unenroll(struct mw_loader *l, uint64_t id);
 /* Take over the links a previous agent pinned, updating them to this agent's programs.
- * Ids whose cgroup is gone are unpinned. Returns the number adopted. */
+ * Pins of cgroups that are gone are removed; pins that cannot be adopted are left in
+ * place (they keep capturing with the programs they hold). Returns the number adopted,
+ * or minus the number that could not be. */
 int loader_adopt_pinned(struct mw_loader *l);
 /* Close this process's handles on the enrolled links without unpinning them (after
  * handing them to the privileged helper): a link stays attached while a pin or any fd

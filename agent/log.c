@@ -38,19 +38,49 @@ void log_fields_add(struct mw_log_fields *lf, const char *name, const char *fmt,
 	lf->n++;
 }
 
-/* One line on stderr: message, then FIELD=value pairs (values with spaces quoted). */
+/* A value as it appears on a stderr line: backslash, quote and control bytes escaped, so a
+ * value chosen by a gateway (its comm, say) cannot forge a field or a line.  Returns
+ * whether the value needs quotes. */
+static bool escape_value(const char *in, char *out, size_t size)
+{
+	bool quote = !*in;
+	size_t o = 0;
+
+	for (; *in && o + 5 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c == '\\' || c == '"') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+			quote = true;
+		} else if (c < 0x20 || c == 0x7f) {
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+			quote = true;
+		} else {
+			quote |= c == ' ';
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = 0;
+	return quote;
+}
+
+/* One line on stderr: message, then FIELD=value pairs (values escaped, quoted if needed). */
 static void emit_stderr(int prio, const char *message_id, const struct mw_log_fields *lf,
 			const char *msg)
 {
 	char line[4096];
 	size_t n;
 
-	n = (size_t)snprintf(line, sizeof(line), "mcpwarden[%d]: <%d> %s", (int)getpid(), prio, msg);
+	char m[2 * LOG_LINE_MAX];
+
+	escape_value(msg, m, sizeof(m));
+	n = (size_t)snprintf(line, sizeof(line), "mcpwarden[%d]: <%d> %s", (int)getpid(), prio, m);
 	if (message_id && n < sizeof(line))
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " MESSAGE_ID=%s", message_id);
 	for (size_t i = 0; lf && i < lf->n && n < sizeof(line); i++) {
-		const char *v = lf->f[i].value;
-		bool quote = strpbrk(v, " \t\"") != NULL || !*v;
+		char v[2 * sizeof(lf->f[i].value)];
+		bool quote = escape_value(lf->f[i].value, v, sizeof(v));
 
 		n += (size_t)snprintf(line + n, sizeof(line) - n, quote ? " %s=\"%s\"" : " %s=%s",
 				      lf->f[i].name, v);

@@ -5,6 +5,7 @@
  * cgroups at run time, then drops every capability before it reads a byte from a flow. */
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/capability.h>
@@ -233,19 +234,20 @@ static int open_listeners(struct mw_daemon *d)
 	for (unsigned i = 0; i < d->config->n_listen; i++) {
 		const struct mw_sockaddr *sa = &d->config->listen[i];
 
+		mw_sockaddr_str((const struct sockaddr *)&sa->ss, buf, sizeof(buf));
 		r = bind_listener((const struct sockaddr *)&sa->ss, sa->len, &fd);
 		if (r < 0)
-			return log_error_errno(r, "Failed to listen on %s",
-					       mw_sockaddr_str((const struct sockaddr *)&sa->ss, buf,
-							       sizeof(buf)));
+			return log_error_errno(r, "Failed to listen on %s", buf);
 		r = loader_mark_listener(d->loader, fd, d->generation);
 		if (r < 0) {
 			close(fd);
 			return log_error_errno(r, "Failed to mark the listener for capture");
 		}
 		r = flows_listen_outbound(d->flows, fd);
-		if (r < 0)
+		if (r < 0) {
+			close(fd);
 			return log_error_errno(r, "Failed to serve %s", buf);
+		}
 	}
 	/* inbound: the public ports the gateways' listeners were moved away from */
 	for (unsigned i = 0; i < d->config->n_inbound; i++) {
@@ -262,9 +264,17 @@ static int open_listeners(struct mw_daemon *d)
 				  port, strerror(-r));
 			continue;
 		}
-		flows_listen_inbound(d->flows, fd, port);
-		if (bind_listener((struct sockaddr *)&sin6, sizeof(sin6), &fd) == 0)
-			flows_listen_inbound(d->flows, fd, port);
+		r = flows_listen_inbound(d->flows, fd, port);
+		if (r < 0) {
+			close(fd);
+			snprintf(d->inbound_err[i], sizeof(d->inbound_err[i]), "cannot serve port %u: %s",
+				 port, strerror(-r));
+			log_error("Inbound port %u is not served: %s", port, strerror(-r));
+			continue;
+		}
+		if (bind_listener((struct sockaddr *)&sin6, sizeof(sin6), &fd) == 0 &&
+		    flows_listen_inbound(d->flows, fd, port) < 0)
+			close(fd);
 	}
 	return 0;
 }
@@ -315,6 +325,36 @@ static int take_lock(const struct mw_config *c)
 		return -EBUSY;
 	}
 	return fd; /* held for the life of the process */
+}
+
+/* Leave uid 0: without capabilities root still owns /proc/sys, /etc and the pins. The
+ * daemon keeps what it opened as root (listeners, control socket, map fds); its runtime
+ * and state directories become the user's. */
+static int become_user(struct mw_daemon *d)
+{
+	const struct passwd *pw = getpwnam(d->config->user);
+	uid_t uid = 65534;
+	gid_t gid = 65534;
+
+	if (pw) {
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	} else if (strcmp(d->config->user, MW_USER_DEFAULT) == 0) {
+		log_warning("No user '%s' on this host: running as nobody (65534); create a "
+			    "system user '%s' for the agent",
+			    MW_USER_DEFAULT, MW_USER_DEFAULT);
+	} else {
+		log_error("user: no user '%s' on this host", d->config->user);
+		return -ENOENT;
+	}
+	if (uid == 0)
+		return 0; /* explicitly configured to stay root: capabilities still go */
+	if (chown(d->config->runtime_dir, uid, gid) < 0 || chown(d->config->state_dir, uid, gid) < 0)
+		return log_error_errno(-errno, "Cannot hand the agent's directories to '%s'",
+				       d->config->user);
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return log_error_errno(-errno, "Cannot become user '%s'", d->config->user);
+	return 0;
 }
 
 static void adopt_enrolled(struct mw_daemon *d)
@@ -408,7 +448,7 @@ static void keep_restart_only(const struct mw_config *old, struct mw_config *c)
 		F("bpf_pin_dir", bpf_pin_dir),	 F("control", control_socket),
 		F("control.group", control_group), F("listen", listen),
 		F("listen", n_listen),		 F("capture.inbound", inbound),
-		F("capture.inbound", n_inbound), F("bypass", bypass),
+		F("capture.inbound", n_inbound), F("bypass", bypass), F("user", user),
 #undef F
 	};
 
@@ -521,7 +561,10 @@ static int start(struct mw_daemon *d)
 	}
 	adopted = loader_adopt_pinned(d->loader);
 	if (adopted < 0)
-		log_warning_errno(adopted, "Cannot adopt pinned enrollments, ignoring");
+		log_error("%d pinned enrollments could not be adopted; their pins stay and go on "
+			  "capturing with the previous programs ('mcpwarden unenroll' or "
+			  "'mcpwardend --remove-pins' clears them)",
+			  -adopted);
 	adopt_enrolled(d);
 
 	r = priv_start(d->loader, d->cg_mount, d->self_cg, &d->priv);
@@ -567,6 +610,12 @@ static int start(struct mw_daemon *d)
 	if (r < 0)
 		return log_error_errno(r, "Failed to publish the agent as serving");
 
+	r = caps_drop_bounding();
+	if (r < 0)
+		return log_error_errno(r, "Failed to empty the capability bounding set");
+	r = become_user(d);
+	if (r < 0)
+		return r;
 	r = caps_drop_except(NULL, 0);
 	if (r < 0)
 		return log_error_errno(r, "Failed to drop capabilities");

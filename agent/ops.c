@@ -72,7 +72,7 @@ void daemon_cgroup_describe(struct mw_daemon *d, uint64_t id, const char **ret_p
 	if (!id)
 		return;
 	for (unsigned i = 0; i < MW_CGROUP_CACHE; i++)
-		if (d->cg_cache[i].id == id) {
+		if (d->cg_cache[i].id == id) { /* a miss is cached too (path ""): no rewalk */
 			*ret_path = d->cg_cache[i].path;
 			*ret_unit = d->cg_cache[i].unit;
 			return;
@@ -82,7 +82,7 @@ void daemon_cgroup_describe(struct mw_daemon *d, uint64_t id, const char **ret_p
 	if (r < 0)
 		r = cgroup_path_of_id(d->cg_mount, id, path, sizeof(path));
 	if (r < 0)
-		return;
+		path[0] = 0;
 	c = &d->cg_cache[d->cg_cache_next];
 	d->cg_cache_next = (d->cg_cache_next + 1) % MW_CGROUP_CACHE;
 	c->id = id;

@@ -1,19 +1,30 @@
 /* priv.c: see priv.h. */
 #include "priv.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <poll.h>
 
 #include "cgroup.h"
 #include "util.h"
 
-#define PRIV_CALL_TIMEOUT_MS 30000
+#define PRIV_CALL_TIMEOUT_MS 10000
+
+int caps_drop_bounding(void)
+{
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+		    errno != EINVAL)
+			return -errno;
+	return 0;
+}
 
 int caps_drop_except(const int *keep, unsigned n_keep)
 {
@@ -25,7 +36,10 @@ int caps_drop_except(const int *keep, unsigned n_keep)
 
 		for (unsigned i = 0; i < n_keep; i++)
 			kept |= keep[i] == c;
-		if (!kept && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+		/* already gone (dropped before leaving uid 0) needs no CAP_SETPCAP */
+		if (kept || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 			return -errno;
 	}
 	caps = cap_init();
@@ -55,14 +69,38 @@ static _printf_(3, 4) void reply_err(struct mw_priv_reply *rep, int err, const c
 	va_end(ap);
 }
 
+/* The open directory is still the cgroup that was checked: same id, inside the mount,
+ * not the agent's own or an ancestor of it. */
+static int fd_is_cgroup(int fd, const char *mount, const char *self_cg, uint64_t id)
+{
+	char link[64], real[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_ino != id)
+		return -ESTALE;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n < 0)
+		return -errno;
+	real[n] = 0;
+	if (!cgroup_is_ancestor(mount, real) || cgroup_is_ancestor(real, self_cg))
+		return -ESTALE;
+	return 0;
+}
+
 static void handle(struct mw_loader *loader, const char *mount, const char *self_cg,
 		   const struct mw_priv_req *req, struct mw_priv_reply *rep)
 {
+	_cleanup_close_ int fd = -1;
 	char path[PATH_MAX];
 	uint64_t id;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
+	rep->seq = req->seq;
 	r = cgroup_resolve(mount, req->path, path, sizeof(path), &id);
 	if (r < 0) {
 		if (r == -EXDEV)
@@ -81,7 +119,14 @@ static void handle(struct mw_loader *loader, const char *mount, const char *self
 				 path);
 			return;
 		}
-		r = loader_enroll(loader, path, id);
+		/* attach to the directory we checked, not to whatever the path names later */
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return reply_err(rep, -errno, "cannot open '%s': %s", path, strerror(errno));
+		r = fd_is_cgroup(fd, mount, self_cg, id);
+		if (r < 0)
+			return reply_err(rep, r, "'%s' changed while it was being enrolled", path);
+		r = loader_enroll(loader, fd, id);
 		if (r == -EEXIST)
 			return reply_err(rep, r, "'%s' is already enrolled", path);
 		if (r < 0)
@@ -99,8 +144,8 @@ static void handle(struct mw_loader *loader, const char *mount, const char *self
 	reply_err(rep, -EINVAL, "unknown request %u", req->op);
 }
 
-static _Noreturn void priv_main(int fd, struct mw_loader *loader, const char *mount,
-				const char *self_cg)
+static _Noreturn void priv_main(int fd, pid_t parent, struct mw_loader *loader,
+				const char *mount, const char *self_cg)
 {
 	static const int keep[] = { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_PTRACE,
 				    CAP_DAC_READ_SEARCH };
@@ -109,7 +154,7 @@ static _Noreturn void priv_main(int fd, struct mw_loader *loader, const char *mo
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	prctl(PR_SET_NAME, "mcpwardend-priv", 0, 0, 0);
-	if (getppid() == 1)
+	if (getppid() != parent) /* the daemon died before PDEATHSIG was set */
 		_exit(0);
 	if (caps_drop_except(keep, ARRAY_SIZE(keep)) < 0)
 		_exit(1);
@@ -137,8 +182,8 @@ static _Noreturn void priv_main(int fd, struct mw_loader *loader, const char *mo
 int priv_start(struct mw_loader *loader, const char *cg_mount, const char *agent_cgroup,
 	       struct mw_priv *ret)
 {
+	pid_t parent = getpid(), pid;
 	int sv[2];
-	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
@@ -152,7 +197,7 @@ int priv_start(struct mw_loader *loader, const char *cg_mount, const char *agent
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		priv_main(sv[1], loader, cg_mount, agent_cgroup);
+		priv_main(sv[1], parent, loader, cg_mount, agent_cgroup);
 	}
 	close(sv[1]);
 	ret->pid = pid;
@@ -162,7 +207,7 @@ int priv_start(struct mw_loader *loader, const char *cg_mount, const char *agent
 
 int priv_call(struct mw_priv *p, enum mw_priv_op op, const char *path, struct mw_priv_reply *ret)
 {
-	struct mw_priv_req req = { .op = op };
+	struct mw_priv_req req = { .op = op, .seq = ++p->seq };
 	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
 	ssize_t n;
 
@@ -173,12 +218,14 @@ int priv_call(struct mw_priv *p, enum mw_priv_op op, const char *path, struct mw
 	strcpy(req.path, path);
 	if (send(p->fd, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
 		return -EPIPE;
-	n = poll(&pfd, 1, PRIV_CALL_TIMEOUT_MS);
-	if (n <= 0)
-		return n == 0 ? -ETIMEDOUT : -errno;
-	n = recv(p->fd, ret, sizeof(*ret), 0);
-	if (n != (ssize_t)sizeof(*ret))
-		return -EBADMSG;
+	do { /* skip answers to earlier calls that timed out */
+		n = poll(&pfd, 1, PRIV_CALL_TIMEOUT_MS);
+		if (n <= 0)
+			return n == 0 ? -ETIMEDOUT : -errno;
+		n = recv(p->fd, ret, sizeof(*ret), 0);
+		if (n != (ssize_t)sizeof(*ret))
+			return -EBADMSG;
+	} while (ret->seq != req.seq);
 	ret->msg[sizeof(ret->msg) - 1] = 0;
 	ret->path[sizeof(ret->path) - 1] = 0;
 	return 0;

@@ -20,13 +20,15 @@ enum mw_priv_op {
 
 struct mw_priv_req {
 	uint32_t op;
-	uint32_t _pad;
+	uint32_t seq; /* echoed in the reply: a late answer is never taken for the next one */
 	char path[4096]; /* an absolute cgroup directory */
 };
 
 struct mw_priv_reply {
 	int32_t err; /* 0 or -errno */
 	uint32_t existing_sockets;
+	uint32_t seq;
+	uint32_t _pad;
 	uint64_t id;
 	char path[4096]; /* the resolved cgroup directory */
 	char msg[256];	 /* why, when err < 0 */
@@ -35,6 +37,7 @@ struct mw_priv_reply {
 struct mw_priv {
 	pid_t pid;
 	int fd;
+	uint32_t seq;
 };
 
 /* Fork the helper. It owns loader's links from now on; the caller keeps the maps. */
@@ -46,3 +49,5 @@ void priv_stop(struct mw_priv *p);
 /* Drop every capability of the calling process for good (bounding set too), with
  * no_new_privs.  keep: a list of capabilities to keep in the permitted/effective sets. */
 int caps_drop_except(const int *keep, unsigned n_keep);
+/* Empty the bounding set only (needs CAP_SETPCAP: do it before leaving uid 0). */
+int caps_drop_bounding(void);

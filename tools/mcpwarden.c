@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "control.h"
+#include "mcpwarden_policy.h"
 #include "util.h"
 
 #ifndef MW_VERSION
@@ -61,6 +62,9 @@ static void print_help(FILE *f)
 		"                      recently.\n"
 		"  enroll SELECTOR     Capture the sockets the selected cgroup creates from now on.\n"
 		"  unenroll SELECTOR   Stop capturing the selected cgroup's new sockets.\n"
+		"  policy check FILE   Lint a policy (or a config holding one): file:line:col.\n"
+		"  policy explain ...  Which rule decides a request, and why (see\n"
+		"                      'mcpwarden policy explain --help').\n"
 		"  help                Show this help.\n"
 		"\n"
 		"Selectors (exactly one):\n"
@@ -769,13 +773,16 @@ static int run(int argc, char **argv)
 			return EXIT_USAGE;
 	}
 	if (optind >= argc) {
-		usage_error("no command given (status, flows, enroll, unenroll, help)");
+		usage_error("no command given (status, flows, enroll, unenroll, policy, help)");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[optind], "help")) {
 		print_help(stdout);
 		return EXIT_OK;
 	}
+	/* works on files, without the agent */
+	if (!strcmp(argv[optind], "policy"))
+		return cli_policy(argc - optind, argv + optind);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[optind], commands[i].name))
 			cmd = &commands[i];

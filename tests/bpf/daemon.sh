@@ -23,6 +23,8 @@ caps() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 check_eq "the daemon has no effective capability" 0000000000000000 "$(caps "$AGENT_PID" CapEff)"
 check_eq "the daemon has no permitted capability" 0000000000000000 "$(caps "$AGENT_PID" CapPrm)"
 check_eq "the daemon's bounding set is empty" 0000000000000000 "$(caps "$AGENT_PID" CapBnd)"
+check_eq "the daemon runs as an unprivileged user" "65534 65534 65534 65534" \
+	"$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "/proc/$AGENT_PID/status")"
 check_eq "the daemon has no_new_privs" 1 "$(awk '$1 == "NoNewPrivs:" { print $2 }' "/proc/$AGENT_PID/status")"
 priv=$(pgrep -P "$AGENT_PID" | head -n 1)
 # CAP_DAC_READ_SEARCH 2, CAP_NET_ADMIN 12, CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21, CAP_BPF 39

@@ -6,20 +6,21 @@ t_begin
 SUM="$T_ROOT/tests/helpers/tcpsum.mjs"
 
 cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": ["9000-9010"]}]},
-  "limits": {"max_flows": 3, "idle_timeout": "1s", "connect_timeout": "1s", "relay_buffer": "64KiB"},
+  "limits": {"max_flows": 3, "idle_timeout": "2s", "connect_timeout": "1s", "relay_buffer": "64KiB"},
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}]')
 start_agent "$cfg" || { not_ok "agent starts"; exit 1; }
-spawn_in "$T_CG/other" "$T_DIR/slow.log" node "$SUM" serve-slow 127.0.0.1 9000 3
+spawn_in "$T_CG/other" "$T_DIR/slow.log" node "$SUM" serve-slow 127.0.0.1 9000 1.2
+spawn_in "$T_CG/other" "$T_DIR/deaf.log" node "$SUM" serve-slow 127.0.0.1 9003 60
 spawn_in "$T_CG/other" "$T_DIR/srv.log" node "$SUM" serve 127.0.0.1 9001
 spawn_in "$T_CG/other" "$T_DIR/stall.log" "$BUILD/tests/stall" 127.0.0.1 9002
-wait_port 9000 && wait_port 9001
+wait_port 9000 && wait_port 9001 && wait_port 9003
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status"; }
 
-# backpressure: 128 MiB towards a server that reads nothing for 3 s
+# backpressure: 128 MiB towards a server that reads nothing for 1.2 s
 rss0=$(rss)
 run_in "$T_CG/gw" node "$SUM" send 127.0.0.1 9000 134217728 >"$T_DIR/slow.json" &
 sender=$!
-sleep 2
+sleep 0.9
 rss1=$(rss)
 wait "$sender"
 check_eq "a slow server: 128 MiB still arrive intact" true "$(jq -r .match "$T_DIR/slow.json")"
@@ -32,8 +33,13 @@ fi
 out=$(run_in "$T_CG/gw" node "$SUM" hold 127.0.0.1 9001 5)
 check_eq "an idle flow is closed by the idle timeout" eof "$(jq -r .ended <<<"$out")"
 ms=$(jq -r .after_ms <<<"$out")
-if [ "$ms" -ge 900 ] && [ "$ms" -lt 4000 ]; then ok "... after about 1 s (${ms} ms)"; else not_ok "idle timeout timing" "$ms ms"; fi
+if [ "$ms" -ge 1900 ] && [ "$ms" -lt 6000 ]; then ok "... after about 2 s (${ms} ms)"; else not_ok "idle timeout timing" "$ms ms"; fi
 check_match "the flow says why it closed" "idle timeout" "$(mw flows --all --json | jq -r '.flows[].closed_reason')"
+
+# a server that stops reading: the flow is stalled, and after the idle timeout reset
+out=$(run_in "$T_CG/gw" node "$SUM" send 127.0.0.1 9003 134217728)
+check_eq "a server that never reads: the gateway's connection is reset" ECONNRESET "$(jq -r .error <<<"$out")"
+check_match "... as stalled" "stalled: a peer stopped reading" "$(mw flows --all --json | jq -r '.flows[].closed_reason')"
 
 # an upstream that never answers: connect timeout, the gateway sees a reset
 out=$(run_in "$T_CG/gw" node "$SUM" hold 127.0.0.1 9002 5)

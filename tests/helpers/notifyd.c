@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
 		perror("notifyd");
 		return 1;
 	}
+	chmod(argv[1], 0777); /* like systemd's: the service may have dropped to another user */
 	end = time(NULL) + atoi(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (time(NULL) < end) {
