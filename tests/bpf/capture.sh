@@ -65,6 +65,15 @@ out=$(run_in "$T_CG/gw/child" node "$SUM" send 127.0.0.1 9000 4096)
 check_eq "a child cgroup inherits capture" "$((n + 2))" "$(flows_total)"
 check_eq "the child cgroup's flow is intact" true "$(jq -r .match <<<"$out")"
 
+# 4b. a comm chosen to forge log fields (a quote, a field, a newline) stays one escaped value
+run_in "$T_CG/gw" node -e 'process.title = "ev\" MCPW_X=1\n"; require("net").connect(9000, "127.0.0.1").end("x")' \
+	>/dev/null 2>&1
+sleep 0.3
+line=$(grep 'flow .* opened' "$T_DIR/agent.log" | grep -F 'MCPW_COMM="ev\"' | tail -n 1)
+check_match "a forged comm is escaped on the stderr line" 'MCPW_COMM="ev\\" MCPW_X=1\\x0a"' "$line"
+check_eq "no log line starts with the forged field" 0 "$(grep -c '^ *MCPW_X' "$T_DIR/agent.log")"
+n=$(mw status --json | jq .counters.flows_total)
+
 # 5. the kernel side did its part
 st=$(mw status --json)
 v=$(jq -r .bpf.origdst_answered <<<"$st")
