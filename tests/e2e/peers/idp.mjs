@@ -1,0 +1,96 @@
+// idp.mjs: a real OpenID Provider (npm oidc-provider 9) for the identity tests.
+//
+//   node tests/e2e/peers/idp.mjs PORT      (env IDP_TTL: access token lifetime, seconds, default 300)
+//
+// Issuer http://127.0.0.1:PORT, listening on 127.0.0.1 only; discovery at
+// /.well-known/openid-configuration, keys at /jwks (an RS256 and an ES256 key, generated at
+// start, so every run has fresh keys). Three client_credentials clients, one per identity:
+//   alice (groups [finance]), bob (groups [eng]), carol (groups [dba]),
+// each with client_secret "<id>-secret" (client_secret_basic or _post). Access tokens are
+// JWTs (typ at+jwt) whose sub and client_id are the client's id, with custom claims groups
+// and email (<id>@example.com). The resource indicator picks the audience and the algorithm:
+//   resource=urn:mcp:gateway        aud urn:mcp:gateway, RS256 (also the default resource)
+//   resource=urn:mcp:gateway:es256  aud urn:mcp:gateway, ES256
+//   resource=urn:other:api          aud urn:other:api,   RS256
+// Prints "ready" on stdout once listening.
+import { generateKeyPairSync } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2] || process.env.IDP_PORT || 0);
+const ttl = Number(process.env.IDP_TTL || 300);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+	console.error('usage: idp.mjs PORT');
+	process.exit(2);
+}
+if (!Number.isInteger(ttl) || ttl <= 0) {
+	console.error('IDP_TTL must be a positive integer (seconds)');
+	process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+function jwk(type, opts, kid, alg) {
+	const { privateKey } = generateKeyPairSync(type, opts);
+	return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
+}
+const keys = [
+	jwk('rsa', { modulusLength: 2048 }, 'rsa-1', 'RS256'),
+	jwk('ec', { namedCurve: 'P-256' }, 'ec-1', 'ES256'),
+];
+
+const identities = {
+	alice: { groups: ['finance'], email: 'alice@example.com' },
+	bob: { groups: ['eng'], email: 'bob@example.com' },
+	carol: { groups: ['dba'], email: 'carol@example.com' },
+};
+
+const resources = {
+	'urn:mcp:gateway': { audience: 'urn:mcp:gateway', alg: 'RS256' },
+	'urn:mcp:gateway:es256': { audience: 'urn:mcp:gateway', alg: 'ES256' },
+	'urn:other:api': { audience: 'urn:other:api', alg: 'RS256' },
+};
+
+const provider = new Provider(issuer, {
+	clients: Object.keys(identities).map((id) => ({
+		client_id: id,
+		client_secret: `${id}-secret`,
+		grant_types: ['client_credentials'],
+		redirect_uris: [],
+		response_types: [],
+		token_endpoint_auth_method: 'client_secret_basic',
+	})),
+	jwks: { keys },
+	features: {
+		devInteractions: { enabled: false },
+		clientCredentials: { enabled: true },
+		resourceIndicators: {
+			enabled: true,
+			defaultResource: () => 'urn:mcp:gateway',
+			useGrantedResource: () => true,
+			getResourceServerInfo: (ctx, resource) => {
+				const r = resources[resource];
+				if (!r) throw new Provider.errors.InvalidTarget();
+				return {
+					scope: 'mcp',
+					audience: r.audience,
+					accessTokenTTL: ttl,
+					accessTokenFormat: 'jwt',
+					jwt: { sign: { alg: r.alg } },
+				};
+			},
+		},
+	},
+	extraTokenClaims: async (ctx, token) => {
+		const who = identities[token.clientId];
+		return who ? { groups: who.groups, email: who.email } : undefined;
+	},
+	ttl: { ClientCredentials: ttl },
+});
+
+const server = provider.listen(port, '127.0.0.1', () => {
+	console.log('ready');
+});
+server.on('error', (e) => {
+	console.error(`idp: ${e.message}`);
+	process.exit(1);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
