@@ -7,8 +7,8 @@
  * and passes the time in); a key set is immutable once parsed, so any number of threads may
  * verify against it while the caller swaps in a refreshed one (free the old one after);
  * every function returns 0 or a negative errno and writes ret_* only on success; err (may be
- * NULL) gets one line that is safe to log: it never contains the token, and token-supplied
- * strings in it (kid, alg, iss, typ) are cut to 48 printable ASCII characters. OpenSSL's
+ * NULL) gets one line that is safe to log: it never contains the token nor anything from its
+ * payload, and header strings in it (kid, alg, typ) are cut to 48 printable ASCII characters. OpenSSL's
  * error queue is left empty. Decoded header and payload bytes are wiped before they are freed.
  *
  * Order: size, split, header (strict base64url, JSON without duplicate members, depth bound),

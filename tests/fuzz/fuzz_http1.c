@@ -24,7 +24,8 @@ static void put(struct transcript *t, const void *p, size_t n)
 		t->buf = realloc(t->buf, t->cap);
 		assert(t->buf);
 	}
-	memcpy(t->buf + t->len, p, n);
+	if (n) /* p may be NULL for an empty slice */
+		memcpy(t->buf + t->len, p, n);
 	t->len += n;
 }
 
