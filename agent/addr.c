@@ -215,3 +215,20 @@ const char *mw_cidr_str(const struct mw_cidr *cidr, char *buf, size_t size)
 	}
 	return buf;
 }
+
+void mw_addr16(const struct sockaddr_storage *ss, uint8_t out[16], uint16_t *ret_port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &sin->sin_addr, 4);
+		*ret_port = ntohs(sin->sin_port);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		memcpy(out, &sin6->sin6_addr, 16);
+		*ret_port = ntohs(sin6->sin6_port);
+	}
+}

@@ -150,6 +150,8 @@ int mw_sockaddr_parse(const char *s, struct mw_sockaddr *ret);
  * is a host route.  -EINVAL: malformed, -ERANGE: prefix longer than the family's, -EDOM: bits
  * set below the prefix ("10.0.0.1/8"). */
 int mw_cidr_parse(const char *s, struct mw_cidr *ret);
+/* An address as the capture programs hold it: 16 bytes, IPv4 v4-mapped; port host order. */
+void mw_addr16(const struct sockaddr_storage *ss, uint8_t out[16], uint16_t *ret_port);
 /* A decimal port 1..65535 of exactly n bytes. */
 int mw_port_parse(const char *s, size_t n, uint16_t *ret);
 /* The same, reporting host bits set below the prefix instead of failing on them. */

@@ -401,23 +401,6 @@ static socklen_t ss_len(const struct sockaddr_storage *ss)
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-static void addr16_of(const struct sockaddr_storage *ss, uint8_t out[16], uint16_t *port)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &sin->sin_addr, 4);
-		*port = ntohs(sin->sin_port);
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		memcpy(out, &sin6->sin6_addr, 16);
-		*port = ntohs(sin6->sin6_port);
-	}
-}
-
 /* A v4-mapped destination is connected to as plain IPv4. */
 static void target_from_origin(const struct mw_origin *o, struct sockaddr_storage *ss)
 {
@@ -493,8 +476,8 @@ static int flow_find_origin(struct mw_flows *fl, struct mw_flow *f)
 
 	if (getsockname(f->fd_down, (struct sockaddr *)&local, &len) < 0)
 		return -errno;
-	addr16_of(&f->peer, key.saddr, &key.sport);
-	addr16_of(&local, key.daddr, &key.dport);
+	mw_addr16(&f->peer, key.saddr, &key.sport);
+	mw_addr16(&local, key.daddr, &key.dport);
 	key.netns_cookie = fl->netns_cookie;
 
 	level = local.ss_family == AF_INET ? SOL_IP : SOL_IPV6;

@@ -100,23 +100,6 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-static void addr16_from(const struct mw_sockaddr *sa, uint8_t out[16], uint16_t *port)
-{
-	if (sa->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&sa->ss;
-
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &sin->sin_addr, 4);
-		*port = ntohs(sin->sin_port);
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)&sa->ss;
-
-		memcpy(out, &sin6->sin6_addr, 16);
-		*port = ntohs(sin6->sin6_port);
-	}
-}
-
 int daemon_capture_rules(const struct mw_config *c, struct mw_capture_entry *rules, unsigned *n,
 			 char *errbuf, size_t errlen)
 {
@@ -175,10 +158,10 @@ static int publish_settings(struct mw_daemon *d, enum mw_agent_state state)
 		const struct mw_sockaddr *sa = &d->config->listen[i];
 
 		if (sa->ss.ss_family == AF_INET && !have4) {
-			addr16_from(sa, s.listen4, &s.port4);
+			mw_addr16(&sa->ss, s.listen4, &s.port4);
 			have4 = true;
 		} else if (sa->ss.ss_family == AF_INET6 && !have6) {
-			addr16_from(sa, s.listen6, &s.port6);
+			mw_addr16(&sa->ss, s.listen6, &s.port6);
 			have6 = true;
 		}
 	}
