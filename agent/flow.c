@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 
+#include "config.h"
 #include "loader.h"
 #include "sockdiag.h"
 #include "util.h"

@@ -63,6 +63,7 @@ struct mw_oidc {
 	uint64_t (*clock)(void);
 	struct cache_entry *cache;
 	size_t cache_n;
+	uint64_t hits, misses, evictions;
 };
 
 static _printf_(4, 5) int fail(char *err, size_t errlen, int r, const char *fmt, ...)
@@ -478,6 +479,8 @@ static void cache_insert_locked(struct mw_oidc *o, const unsigned char *md, unsi
 		if (!victim || e->exp < victim->exp)
 			victim = e;
 	}
+	if (victim->claims)
+		o->evictions++;
 	cache_clear_slot(victim, &o->cache_n);
 	memcpy(victim->md, md, sizeof(victim->md));
 	victim->exp = claims->exp;
@@ -512,14 +515,11 @@ static struct mw_jwt_claims *claims_dup(const struct mw_jwt_claims *c)
 	return d;
 }
 
-size_t oidc_cache_size(struct mw_oidc *o)
+void oidc_cache_stats(struct mw_oidc *o, struct mw_oidc_cache_stats *ret_stats)
 {
-	size_t n;
-
 	pthread_mutex_lock(&o->lock);
-	n = o->cache_n;
+	*ret_stats = (struct mw_oidc_cache_stats){ o->cache_n, o->hits, o->misses, o->evictions };
 	pthread_mutex_unlock(&o->lock);
-	return n;
 }
 
 struct mw_oidc *oidc_free(struct mw_oidc *o)
@@ -1142,6 +1142,7 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 	e = cache_find_locked(o, md, now_sec);
 	if (e)
 		copy = claims_dup(e->claims);
+	*(e ? &o->hits : &o->misses) += 1;
 	pthread_mutex_unlock(&o->lock);
 	if (e) {
 		explicit_bzero(md, sizeof(md));

@@ -109,5 +109,9 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 void oidc_set_clock(struct mw_oidc *o, uint64_t (*now_mono_usec)(void));
 /* Cache-Control -> max-age seconds: 0 for none, no-store, no-cache or malformed. Pure. */
 uint32_t oidc_parse_max_age(const char *cache_control);
-/* Entries currently in the verified-token cache (tests, status). */
-size_t oidc_cache_size(struct mw_oidc *o);
+struct mw_oidc_cache_stats {
+	size_t entries;		      /* at most MW_OIDC_TOKEN_CACHE_MAX */
+	uint64_t hits, misses, evictions; /* evictions: live entries pushed out by a full cache */
+};
+
+void oidc_cache_stats(struct mw_oidc *o, struct mw_oidc_cache_stats *ret_stats);
