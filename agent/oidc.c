@@ -163,20 +163,6 @@ static _printf_(6, 7) int cfg_err(const struct oidc_ctx *x, const char *k1, long
 	return mw_diag_set(x->diag, -EINVAL, x->file, line, column, key, "%s", msg);
 }
 
-/* A non-empty string without NUL of at most max bytes, copied. */
-static int cfg_str(const struct oidc_ctx *x, long idx, const char *k, json_t *v, size_t max,
-		   char **ret)
-{
-	const char *s = json_string_value(v);
-
-	if (!s || json_string_length(v) == 0 || strlen(s) != json_string_length(v))
-		return cfg_err(x, "oidc", idx, k, false, "expected a non-empty string");
-	if (strlen(s) > max)
-		return cfg_err(x, "oidc", idx, k, false, "longer than %zu bytes", max);
-	*ret = strdup(s);
-	return *ret ? 0 : mw_diag_set(x->diag, -ENOMEM, x->file, 0, 0, NULL, "out of memory");
-}
-
 static bool host_is_loopback(const char *host)
 {
 	struct in6_addr a6;
@@ -230,29 +216,25 @@ out:
 	return r;
 }
 
-static int cfg_url(const struct oidc_ctx *x, long idx, const char *k, json_t *v, bool issuer,
-		   char **ret)
+enum cfg_kind { CFG_TEXT, CFG_ISSUER, CFG_URL, CFG_PATH };
+
+/* A non-empty string without NUL, checked as kind says, copied. */
+static int cfg_str(const struct oidc_ctx *x, long idx, const char *k, json_t *v,
+		   enum cfg_kind kind, size_t max, char **ret)
 {
-	const char *why;
-	int r = cfg_str(x, idx, k, v, MW_OIDC_MAX_URL, ret);
+	const char *s = json_string_value(v), *why;
 
-	if (r < 0)
-		return r;
-	if (url_check(*ret, issuer, &why) < 0)
-		return cfg_err(x, "oidc", idx, k, false, "'%s': %s", SHOW(*ret), why);
-	return 0;
-}
-
-static int cfg_path(const struct oidc_ctx *x, long idx, const char *k, json_t *v, char **ret)
-{
-	int r = cfg_str(x, idx, k, v, PATH_MAX_CFG, ret);
-
-	if (r < 0)
-		return r;
-	if ((*ret)[0] != '/')
+	if (!s || json_string_length(v) == 0 || strlen(s) != json_string_length(v))
+		return cfg_err(x, "oidc", idx, k, false, "expected a non-empty string");
+	if (strlen(s) > max)
+		return cfg_err(x, "oidc", idx, k, false, "longer than %zu bytes", max);
+	if ((kind == CFG_ISSUER || kind == CFG_URL) && url_check(s, kind == CFG_ISSUER, &why) < 0)
+		return cfg_err(x, "oidc", idx, k, false, "'%s': %s", SHOW(s), why);
+	if (kind == CFG_PATH && s[0] != '/')
 		return cfg_err(x, "oidc", idx, k, false, "expected an absolute path, got '%s'",
-			       SHOW(*ret));
-	return 0;
+			       SHOW(s));
+	*ret = strdup(s);
+	return *ret ? 0 : mw_diag_set(x->diag, -ENOMEM, x->file, 0, 0, NULL, "out of memory");
 }
 
 static int cfg_seconds(const struct oidc_ctx *x, long idx, const char *k, json_t *v, uint32_t lo,
@@ -287,19 +269,20 @@ static int parse_issuer(const struct oidc_ctx *x, long idx, json_t *v, struct oi
 	is->refresh_sec = MW_OIDC_REFRESH_DEFAULT_SEC;
 	json_object_foreach(v, k, e) {
 		if (strcmp(k, "issuer") == 0)
-			r = cfg_url(x, idx, k, e, true, &is->issuer);
+			r = cfg_str(x, idx, k, e, CFG_ISSUER, MW_OIDC_MAX_URL, &is->issuer);
 		else if (strcmp(k, "audience") == 0)
-			r = cfg_str(x, idx, k, e, FIELD_MAX, &is->audience);
+			r = cfg_str(x, idx, k, e, CFG_TEXT, FIELD_MAX, &is->audience);
 		else if (strcmp(k, "jwks_uri") == 0)
-			r = cfg_url(x, idx, k, e, false, &is->jwks_uri);
+			r = cfg_str(x, idx, k, e, CFG_URL, MW_OIDC_MAX_URL, &is->jwks_uri);
 		else if (strcmp(k, "jwks_file") == 0)
-			r = cfg_path(x, idx, k, e, &is->jwks_file);
+			r = cfg_str(x, idx, k, e, CFG_PATH, PATH_MAX_CFG, &is->jwks_file);
 		else if (strcmp(k, "ca_file") == 0)
-			r = cfg_path(x, idx, k, e, &is->ca_file);
+			r = cfg_str(x, idx, k, e, CFG_PATH, PATH_MAX_CFG, &is->ca_file);
 		else if (strcmp(k, "groups_claim") == 0)
-			r = cfg_str(x, idx, k, e, MW_JWT_MAX_CLAIM_PATH, &is->groups_claim);
+			r = cfg_str(x, idx, k, e, CFG_TEXT, MW_JWT_MAX_CLAIM_PATH,
+				    &is->groups_claim);
 		else if (strcmp(k, "typ") == 0)
-			r = cfg_str(x, idx, k, e, FIELD_MAX, &is->typ);
+			r = cfg_str(x, idx, k, e, CFG_TEXT, FIELD_MAX, &is->typ);
 		else if (strcmp(k, "leeway") == 0)
 			r = cfg_seconds(x, idx, k, e, 0, MW_JWT_MAX_LEEWAY_SEC, &is->leeway_sec);
 		else if (strcmp(k, "refresh") == 0)
@@ -587,31 +570,23 @@ int oidc_get_status(struct mw_oidc *o, size_t i, struct mw_oidc_status *ret_stat
 
 uint32_t oidc_parse_max_age(const char *cc)
 {
-	uint64_t v = 0;
+	unsigned long long v = 0;
 	uint32_t max_age = 0;
-	const char *p = cc;
 
-	while (p && *p) {
+	for (const char *p = cc; p && *p; p += strcspn(p, ",")) {
 		size_t n;
+		int end = 0;
 
 		p += strspn(p, " \t,");
-		n = strcspn(p, ",");
-		if ((n == 8 && strncasecmp(p, "no-store", 8) == 0) ||
-		    (n == 8 && strncasecmp(p, "no-cache", 8) == 0))
+		n = strcspn(p, ", \t");
+		if (n == 8 && (strncasecmp(p, "no-store", 8) == 0 || strncasecmp(p, "no-cache", 8) == 0))
 			return 0;
-		if (n > 8 && strncasecmp(p, "max-age=", 8) == 0) {
-			const char *d = p + 8;
-			size_t i = 0;
-
-			for (v = 0; i < n - 8 && d[i] >= '0' && d[i] <= '9'; i++)
-				v = v > UINT32_MAX ? v : v * 10 + (uint64_t)(d[i] - '0');
-			for (; i < n - 8 && (d[i] == ' ' || d[i] == '\t'); i++)
-				;
-			if (i == 0 || i != n - 8)
-				return 0; /* malformed: ignore the header */
-			max_age = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-		}
-		p += n;
+		if (n <= 8 || strncasecmp(p, "max-age=", 8) != 0)
+			continue;
+		if (p[8] < '0' || p[8] > '9' || sscanf(p + 8, "%llu%n", &v, &end) != 1 ||
+		    (size_t)end != n - 8)
+			return 0; /* malformed: ignore the header */
+		max_age = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 	}
 	return max_age;
 }
@@ -684,24 +659,14 @@ static bool same_origin(const char *a, const char *b)
 
 static int curl_errno(CURLcode c)
 {
-	switch (c) {
-	case CURLE_OPERATION_TIMEDOUT:
+	if (c == CURLE_OPERATION_TIMEDOUT)
 		return -ETIMEDOUT;
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return -EHOSTUNREACH;
-	case CURLE_COULDNT_CONNECT:
+	if (c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_COULDNT_CONNECT)
 		return -ECONNREFUSED;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CACERT_BADFILE:
+	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CONNECT_ERROR ||
+	    c == CURLE_SSL_CACERT_BADFILE)
 		return -EPROTO;
-	case CURLE_FILESIZE_EXCEEDED:
-		return -EFBIG;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
+	return c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;

@@ -12,7 +12,7 @@
 //   resource=urn:mcp:gateway        aud urn:mcp:gateway, RS256 (also the default resource)
 //   resource=urn:mcp:gateway:es256  aud urn:mcp:gateway, ES256
 //   resource=urn:other:api          aud urn:other:api,   RS256
-// Prints "ready" on stdout once listening.
+// Prints "ready" on stdout once listening, then one line per request ("GET /jwks 200").
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
@@ -84,6 +84,12 @@ const provider = new Provider(issuer, {
 		return who ? { groups: who.groups, email: who.email } : undefined;
 	},
 	ttl: { ClientCredentials: ttl },
+});
+
+// One line per request on stdout ("GET /jwks 200"), so tests can see what was fetched.
+provider.use(async (ctx, next) => {
+	await next();
+	console.log(`${ctx.method} ${ctx.path} ${ctx.status}`);
 });
 
 const server = provider.listen(port, '127.0.0.1', () => {
