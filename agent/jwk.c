@@ -162,6 +162,33 @@ static int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
 	return r;
 }
 
+/* Why jansson refused a document, without its error text: that quotes the input ("near
+ * '...'"), and a JWKS fetched from a misconfigured URL may be anything, secrets included. */
+static const char *json_reason(const json_error_t *e)
+{
+	switch (json_error_code(e)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deep";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "unexpected end of input";
+	case json_error_end_of_input_expected:
+		return "text after the document";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "NUL character";
+	case json_error_duplicate_key:
+		return "duplicate member";
+	case json_error_numeric_overflow:
+		return "number out of range";
+	default:
+		return "invalid syntax";
+	}
+}
+
 /* A base64url member of exactly want bytes (0: any length up to max). */
 static int jwk_member(json_t *o, const char *name, size_t want, size_t max, unsigned char *out,
 		      size_t *ret_len)
@@ -424,8 +451,8 @@ int jwks_parse(const char *json, size_t len, const struct mw_jwks_opts *opts,
 		return set_err(err, errlen, -EBADMSG, "JWKS nested too deep");
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return set_err(err, errlen, -EBADMSG, "JWKS is not JSON: %d:%d: %s", jerr.line,
-			       jerr.column, jerr.text);
+		return set_err(err, errlen, -EBADMSG, "JWKS is not JSON: line %d, column %d: %s",
+			       jerr.line, jerr.column, json_reason(&jerr));
 	keys = json_object_get(root, "keys");
 	if (!json_is_array(keys))
 		return set_err(err, errlen, -EBADMSG, "JWKS has no \"keys\" array");

@@ -245,12 +245,8 @@ static int jwt_parse_header(json_t *h, struct jwt_header *ret, char *err, size_t
 
 	if (!json_is_string(alg))
 		return fail(err, errlen, -EBADMSG, "header has no alg");
-	if ((kid && (!json_is_string(kid) || json_string_length(kid) > MW_JWK_MAX_KID)) ||
-	    (typ && !json_is_string(typ)))
-		return fail(err, errlen, -EBADMSG, "header kid or typ malformed");
-	/* No extension is understood, so any crit is one we must refuse (RFC 7515 4.1.11). */
-	if (json_object_get(h, "crit"))
-		return fail(err, errlen, -EBADMSG, "header has crit");
+	/* The alg gate comes first, so that none, HS* and the rest are always -EKEYREJECTED,
+	 * whatever else is wrong with the header or the signature part (empty for none). */
 	name = json_string_value(alg);
 	a = jwt_alg_from_string(name);
 	if (a < 0) {
@@ -261,6 +257,12 @@ static int jwt_parse_header(json_t *h, struct jwt_header *ret, char *err, size_t
 				    safe(name, s1));
 		return fail(err, errlen, -EKEYREJECTED, "unsupported alg '%s'", safe(name, s1));
 	}
+	if ((kid && (!json_is_string(kid) || json_string_length(kid) > MW_JWK_MAX_KID)) ||
+	    (typ && !json_is_string(typ)))
+		return fail(err, errlen, -EBADMSG, "header kid or typ malformed");
+	/* No extension is understood, so any crit is one we must refuse (RFC 7515 4.1.11). */
+	if (json_object_get(h, "crit"))
+		return fail(err, errlen, -EBADMSG, "header has crit");
 	ret->alg = a;
 	ret->kid = json_string_value(kid);
 	ret->typ = json_string_value(typ);
@@ -492,6 +494,42 @@ static void buf_wipe_free(unsigned char *p, size_t n)
 	free(p);
 }
 
+int jwt_peek_issuer(const char *token, size_t len, char *buf, size_t size)
+{
+	const char *dot1, *dot2;
+	unsigned char *body = NULL;
+	size_t body_len = 0;
+	json_t *payload = NULL, *iss;
+	int r;
+
+	if (!token || !buf || size == 0)
+		return -EINVAL;
+	if (len == 0 || len > MW_JWT_MAX_TOKEN_BYTES)
+		return -EBADMSG;
+	dot1 = memchr(token, '.', len);
+	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	if (!dot2)
+		return -EBADMSG;
+	r = mw_b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), MW_JWT_MAX_TOKEN_BYTES,
+				   &body, &body_len);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	r = json_parse_object(body, body_len, &payload);
+	if (r == 0) {
+		iss = json_object_get(payload, "iss");
+		if (!json_is_string(iss) ||
+		    strlen(json_string_value(iss)) != json_string_length(iss))
+			r = -EBADMSG;
+		else if (json_string_length(iss) >= size)
+			r = -ENOBUFS;
+		else
+			memcpy(buf, json_string_value(iss), json_string_length(iss) + 1);
+	}
+	json_decref(payload);
+	buf_wipe_free(body, body_len + 1);
+	return r;
+}
+
 int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	       const struct mw_jwt_expect *expect, struct mw_jwt_claims **ret_claims, char *err,
 	       size_t errlen)
@@ -502,7 +540,7 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	size_t hdr_len = 0, body_len = 0, sig_len;
 	json_t *header = NULL, *payload = NULL;
 	struct mw_jwt_claims *c = NULL;
-	struct jwt_header h;
+	struct jwt_header h = { 0 };
 	int r;
 
 	if (!token || !keys || !expect || !ret_claims || !expect->issuer || !*expect->issuer ||
@@ -515,9 +553,11 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 			    MW_JWT_MAX_TOKEN_BYTES);
 	dot1 = memchr(token, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	/* An empty signature part is refused after the alg gate: an unsecured token (alg none,
+	 * RFC 7519 6) is "header.payload." and must get the alg's refusal. */
 	if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) || dot1 == token ||
-	    dot2 == dot1 + 1 || dot2 + 1 == token + len)
-		return fail(err, errlen, -EBADMSG, "not a compact JWS (three non-empty parts)");
+	    dot2 == dot1 + 1)
+		return fail(err, errlen, -EBADMSG, "not a compact JWS (three parts)");
 	sig64 = dot2 + 1;
 
 	r = mw_b64url_decode_alloc(token, (size_t)(dot1 - token), JWT_MAX_HEADER_BYTES, &hdr,
@@ -531,6 +571,10 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	r = jwt_parse_header(header, &h, err, errlen);
 	if (r < 0)
 		goto out;
+	if (sig64 == token + len) {
+		r = fail(err, errlen, -EBADMSG, "signature part is empty");
+		goto out;
+	}
 	r = mw_b64url_decode(sig64, len - (size_t)(sig64 - token), sig, sizeof(sig), &sig_len);
 	if (r < 0) {
 		r = fail(err, errlen, -EBADMSG, "signature is not base64url or too long");

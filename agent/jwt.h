@@ -8,12 +8,14 @@
  * verify against it while the caller swaps in a refreshed one (free the old one after);
  * every function returns 0 or a negative errno and writes ret_* only on success; err (may be
  * NULL) gets one line that is safe to log: it never contains the token nor anything from its
- * payload, and header strings in it (kid, alg, typ) are cut to 48 printable ASCII characters. OpenSSL's
- * error queue is left empty. Decoded header and payload bytes are wiped before they are freed.
+ * payload, and header strings in it (kid, alg, typ) are cut to 48 printable ASCII characters;
+ * nor does it quote a JWKS document (a parse error gives line, column and a generic reason).
+ * OpenSSL's error queue is left empty. Decoded header and payload bytes are wiped before they
+ * are freed.
  *
  * Order: size, split, header (strict base64url, JSON without duplicate members, depth bound),
- * alg gate, key, signature; only then is the payload decoded and parsed; then typ, iss, aud,
- * exp, nbf, iat; then the claims are extracted.
+ * alg gate, the rest of the header, key, signature; only then is the payload decoded and
+ * parsed; then typ, iss, aud, exp, nbf, iat; then the claims are extracted.
  *
  * Algorithms: RS256/384/512, PS256/384/512, ES256 (P-256), ES384 (P-384), EdDSA (Ed25519).
  * The algorithm comes from the key, never from the token alone (RFC 8725 2.1, 3.1):
@@ -21,8 +23,9 @@
  * - a JWK without "alg": EC P-256 -> ES256, P-384 -> ES384, OKP Ed25519 -> EdDSA, RSA ->
  *   mw_jwks_opts.rsa_algs (default RS256|RS384|RS512; PS* only when configured there);
  * - a PEM key gets the one algorithm its caller names.
- * The header's alg must be one the selected key allows. "none", HS*, ES512 and anything else
- * are refused before any key is looked at.
+ * The header's alg must be one the selected key allows. "none" (any case), HS*, ES512 and
+ * anything else are refused with -EKEYREJECTED as soon as the header is parsed: before its
+ * other members, the signature part (an unsecured token's is empty) or any key are looked at.
  *
  * Key selection: a token with a kid uses the usable key with that kid; if there is none, a
  * key that was skipped with that kid refuses the token (-EKEYREJECTED, so the caller does not
@@ -56,8 +59,9 @@
  * Errors from jwt_verify():
  *   -EINVAL       bad arguments (NULL pointers, no issuer or audience, now_sec 0)
  *   -EBADMSG      malformed: size, base64url, JSON, duplicate keys, depth, claim types,
- *                 missing exp, crit, oversize claims or groups
- *   -EKEYREJECTED bad signature, alg none/HS*, alg not allowed by the key, unusable key
+ *                 missing exp, crit, empty signature, oversize claims or groups
+ *   -EKEYREJECTED bad signature, alg none/HS* or unsupported (whatever the signature part
+ *                 holds, empty included), alg not allowed by the key, unusable key
  *   -ENOKEY       no key with that kid (or none fits the alg): refresh the JWKS, rate limited
  *   -EKEYEXPIRED  now >= exp + leeway
  *   -ETIME        not yet valid: nbf or iat later than now + leeway
@@ -165,3 +169,11 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	       size_t errlen);
 
 struct mw_jwt_claims *jwt_claims_free(struct mw_jwt_claims *c);
+
+/* UNVERIFIED: NOT AUTHENTICATED, ATTACKER-CONTROLLED. Copies the "iss" of the token's payload
+ * into buf (size bytes, NUL included) without checking the signature, the header or any other
+ * claim. Its only legitimate use is choosing which issuer's keys and expectations to hand to
+ * jwt_verify(), which then checks iss for real. Never authorize, identify, audit or cache on
+ * it. -EBADMSG: no payload part, not base64url JSON object, or no "iss" string (or one holding
+ * a NUL); -ENOBUFS: iss does not fit in buf; -EINVAL: bad arguments; -ENOMEM. */
+int jwt_peek_issuer(const char *token, size_t len, char *buf, size_t size);

@@ -1,28 +1,22 @@
-/* oidc.c: per-issuer key sets (discovery + JWKS over libcurl, or a file), their refresh
- * policy, and the verified-token cache. See oidc.h for the contract. */
-#include <arpa/inet.h>
+/* oidc.c: configured issuers, their key sets' refresh policy, the verified-token cache and
+ * verification; getting the key bytes (discovery, JWKS over libcurl, files) is oidc_fetch.c.
+ * See oidc.h for the contract. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "jsonpos.h"
-#include "jwk.h" /* mw_b64url_decode_alloc, mw_json_check_depth: the unverified iss peek */
 #include "jwt.h"
 #include "oidc.h"
+#include "oidc_internal.h"
 
 #define USEC_PER_SEC 1000000ULL
 #define CACHE_PROBE 8	       /* slots searched per lookup/insert */
-#define SHOW_MAX 48	       /* token- or server-supplied strings in messages */
 #define FIELD_MAX 512	       /* audience, typ, ... */
 #define PATH_MAX_CFG 4096      /* jwks_file, ca_file */
-#define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 
 _Static_assert((MW_OIDC_TOKEN_CACHE_MAX & (MW_OIDC_TOKEN_CACHE_MAX - 1)) == 0,
 	       "MW_OIDC_TOKEN_CACHE_MAX must be a power of two");
@@ -65,45 +59,6 @@ struct mw_oidc {
 	size_t cache_n;
 	uint64_t hits, misses, evictions;
 };
-
-static _printf_(4, 5) int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-/* At most max printable ASCII characters of s, for messages. */
-static const char *show(const char *s, size_t max, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	for (; s && *s && n + 4 < size; s++) {
-		if (n >= max) {
-			memcpy(buf + n, "...", 3);
-			n += 3;
-			break;
-		}
-		buf[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-#define SHOW(s) show((s), SHOW_MAX, (char[SHOW_MAX + 8]){ 0 }, SHOW_MAX + 8)
-
-static void wipe_free(void *p, size_t n)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, n);
-	free(p);
-}
 
 /* --- configuration ------------------------------------------------------------------------ */
 
@@ -163,59 +118,6 @@ static _printf_(6, 7) int cfg_err(const struct oidc_ctx *x, const char *k1, long
 	return mw_diag_set(x->diag, -EINVAL, x->file, line, column, key, "%s", msg);
 }
 
-static bool host_is_loopback(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	char buf[64];
-	size_t n = strlen(host);
-
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (n > 2 && n < sizeof(buf) && host[0] == '[' && host[n - 1] == ']') {
-		memcpy(buf, host + 1, n - 2);
-		buf[n - 2] = '\0';
-		return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-	}
-	return false;
-}
-
-/* https, or http to a loopback host; an issuer also has no query or fragment.
- * Returns 0 or -EINVAL with why set. */
-static int url_check(const char *url, bool issuer, const char **why)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
-	int r = -EINVAL;
-
-	*why = "not an absolute http(s) URL";
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto out;
-	if (issuer && (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-		       curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)) {
-		*why = "an issuer has no query or fragment";
-		goto out;
-	}
-	if (strcasecmp(scheme, "https") == 0)
-		r = 0;
-	else if (strcasecmp(scheme, "http") == 0 && host_is_loopback(host))
-		r = 0;
-	else if (strcasecmp(scheme, "http") == 0)
-		*why = "plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost); "
-		       "use https";
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(query);
-	curl_free(frag);
-	curl_url_cleanup(u);
-	return r;
-}
-
 enum cfg_kind { CFG_TEXT, CFG_ISSUER, CFG_URL, CFG_PATH };
 
 /* A non-empty string without NUL, checked as kind says, copied. */
@@ -228,7 +130,8 @@ static int cfg_str(const struct oidc_ctx *x, long idx, const char *k, json_t *v,
 		return cfg_err(x, "oidc", idx, k, false, "expected a non-empty string");
 	if (strlen(s) > max)
 		return cfg_err(x, "oidc", idx, k, false, "longer than %zu bytes", max);
-	if ((kind == CFG_ISSUER || kind == CFG_URL) && url_check(s, kind == CFG_ISSUER, &why) < 0)
+	if ((kind == CFG_ISSUER || kind == CFG_URL) &&
+	    oidc_url_check(s, kind == CFG_ISSUER, &why) < 0)
 		return cfg_err(x, "oidc", idx, k, false, "'%s': %s", SHOW(s), why);
 	if (kind == CFG_PATH && s[0] != '/')
 		return cfg_err(x, "oidc", idx, k, false, "expected an absolute path, got '%s'",
@@ -566,348 +469,6 @@ int oidc_get_status(struct mw_oidc *o, size_t i, struct mw_oidc_status *ret_stat
 	return 0;
 }
 
-/* --- fetching ----------------------------------------------------------------------------- */
-
-uint32_t oidc_parse_max_age(const char *cc)
-{
-	unsigned long long v = 0;
-	uint32_t max_age = 0;
-
-	for (const char *p = cc; p && *p; p += strcspn(p, ",")) {
-		size_t n;
-		int end = 0;
-
-		p += strspn(p, " \t,");
-		n = strcspn(p, ", \t");
-		if (n == 8 && (strncasecmp(p, "no-store", 8) == 0 || strncasecmp(p, "no-cache", 8) == 0))
-			return 0;
-		if (n <= 8 || strncasecmp(p, "max-age=", 8) != 0)
-			continue;
-		if (p[8] < '0' || p[8] > '9' || sscanf(p + 8, "%llu%n", &v, &end) != 1 ||
-		    (size_t)end != n - 8)
-			return 0; /* malformed: ignore the header */
-		max_age = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-	}
-	return max_age;
-}
-
-struct fetch {
-	char *buf;
-	size_t len, max;
-	bool too_big;
-	uint32_t max_age;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct fetch *f = arg;
-	size_t n = size * nmemb;
-	char *nb;
-
-	if (n > f->max - f->len) {
-		f->too_big = true;
-		return 0;
-	}
-	nb = realloc(f->buf, f->len + n + 1);
-	if (!nb)
-		return 0;
-	f->buf = nb;
-	memcpy(f->buf + f->len, p, n);
-	f->len += n;
-	f->buf[f->len] = '\0';
-	return n;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct fetch *f = arg;
-	size_t n = size * nmemb;
-	char line[512];
-
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
-		f->max_age = 0; /* a new response (after a redirect or 100) */
-	else if (n > 14 && n < sizeof(line) && strncasecmp(p, "cache-control:", 14) == 0) {
-		memcpy(line, p + 14, n - 14);
-		line[n - 14] = '\0';
-		line[strcspn(line, "\r\n")] = '\0';
-		f->max_age = oidc_parse_max_age(line);
-	}
-	return n;
-}
-
-/* Same scheme, host and port? */
-static bool same_origin(const char *a, const char *b)
-{
-	static const CURLUPart parts[] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT };
-	CURLU *ua = curl_url(), *ub = curl_url();
-	bool same = ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
-		    curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK;
-
-	for (size_t i = 0; same && i < ARRAY_SIZE(parts); i++) {
-		char *x = NULL, *y = NULL;
-
-		same = curl_url_get(ua, parts[i], &x, CURLU_DEFAULT_PORT) == CURLUE_OK &&
-		       curl_url_get(ub, parts[i], &y, CURLU_DEFAULT_PORT) == CURLUE_OK &&
-		       strcasecmp(x, y) == 0;
-		curl_free(x);
-		curl_free(y);
-	}
-	curl_url_cleanup(ua);
-	curl_url_cleanup(ub);
-	return same;
-}
-
-static int curl_errno(CURLcode c)
-{
-	if (c == CURLE_OPERATION_TIMEDOUT)
-		return -ETIMEDOUT;
-	if (c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_COULDNT_CONNECT)
-		return -ECONNREFUSED;
-	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CONNECT_ERROR ||
-	    c == CURLE_SSL_CACERT_BADFILE)
-		return -EPROTO;
-	return c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* GET url (following same-origin redirects only) into a new NUL-terminated buffer. */
-static int http_get(const struct oidc_issuer *is, const char *url, size_t max, char **ret_body,
-		    size_t *ret_len, uint32_t *ret_max_age, char *err, size_t errlen)
-{
-	char cur[MW_OIDC_MAX_URL + 1], cerr[CURL_ERROR_SIZE];
-	struct fetch f = { .max = max };
-	CURL *c;
-	int r = 0;
-
-	pthread_once(&curl_once, curl_init_once);
-	if (strlen(url) > MW_OIDC_MAX_URL)
-		return fail(err, errlen, -ENAMETOOLONG, "URL longer than %d bytes", MW_OIDC_MAX_URL);
-	snprintf(cur, sizeof(cur), "%s", url);
-	c = curl_easy_init();
-	if (!c)
-		return fail(err, errlen, -ENOMEM, "cannot create a curl handle");
-	for (unsigned hops = 0;; hops++) {
-		const char *why;
-		char *loc = NULL;
-		long status = 0;
-		CURLcode cc;
-
-		if (url_check(cur, false, &why) < 0) {
-			r = fail(err, errlen, -EPERM, "GET '%s' refused: %s", SHOW(cur), why);
-			break;
-		}
-		wipe_free(f.buf, f.len);
-		f.buf = NULL;
-		f.len = 0;
-		f.too_big = false;
-		f.max_age = 0;
-		cerr[0] = '\0';
-		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, cur);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_PROXY, ""); /* no proxy from the environment */
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)MW_OIDC_CONNECT_TIMEOUT_MS);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)MW_OIDC_TIMEOUT_MS);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-		if (is->ca_file)
-			curl_easy_setopt(c, CURLOPT_CAINFO, is->ca_file);
-		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &f);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "mcpwarden");
-		cc = curl_easy_perform(c);
-		if (f.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-			r = fail(err, errlen, -EFBIG, "GET '%s': response larger than %zu bytes",
-				 SHOW(cur), max);
-			break;
-		}
-		if (cc != CURLE_OK) {
-			r = fail(err, errlen, curl_errno(cc), "GET '%s': %s%s%s", SHOW(cur),
-				 curl_easy_strerror(cc), cerr[0] ? ": " : "", cerr);
-			break;
-		}
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (status >= 300 && status < 400 &&
-		    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
-			if (hops >= MW_OIDC_MAX_REDIRECTS) {
-				r = fail(err, errlen, -ELOOP, "GET '%s': more than %d redirects",
-					 SHOW(url), MW_OIDC_MAX_REDIRECTS);
-				break;
-			}
-			if (strlen(loc) > MW_OIDC_MAX_URL || !same_origin(cur, loc)) {
-				r = fail(err, errlen, -EPERM,
-					 "GET '%s': redirect to another host refused", SHOW(cur));
-				break;
-			}
-			snprintf(cur, sizeof(cur), "%s", loc);
-			continue;
-		}
-		if (status != 200)
-			r = fail(err, errlen, -EIO, "GET '%s': HTTP status %ld", SHOW(cur), status);
-		break;
-	}
-	curl_easy_cleanup(c);
-	if (r < 0) {
-		wipe_free(f.buf, f.len);
-		return r;
-	}
-	if (!f.buf && !(f.buf = calloc(1, 1)))
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	*ret_body = f.buf;
-	*ret_len = f.len;
-	*ret_max_age = f.max_age;
-	return 0;
-}
-
-/* Discovery: the JWKS URL, after checking the document names exactly our issuer. */
-static int discover(const struct oidc_issuer *is, char **ret_jwks_uri, char *err, size_t errlen)
-{
-	size_t n = strlen(is->issuer), len;
-	char url[MW_OIDC_MAX_URL + sizeof(DISCOVERY_SUFFIX)], *body = NULL;
-	const char *why, *iss, *uri;
-	uint32_t max_age;
-	json_t *doc;
-	int r;
-
-	if (n > 0 && is->issuer[n - 1] == '/') /* OIDC Discovery 1.0, 4 */
-		n--;
-	snprintf(url, sizeof(url), "%.*s%s", (int)n, is->issuer, DISCOVERY_SUFFIX);
-	r = http_get(is, url, MW_OIDC_DISCOVERY_MAX_BYTES, &body, &len, &max_age, err, errlen);
-	if (r < 0)
-		return r;
-	doc = mw_json_check_depth(body, len, MW_JWT_MAX_JSON_DEPTH) < 0
-		      ? NULL
-		      : json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	free(body);
-	if (!json_is_object(doc)) {
-		json_decref(doc);
-		return fail(err, errlen, -EBADMSG, "discovery '%s': not a JSON object",
-			    SHOW(url));
-	}
-	iss = json_string_value(json_object_get(doc, "issuer"));
-	uri = json_string_value(json_object_get(doc, "jwks_uri"));
-	if (!iss || strcmp(iss, is->issuer) != 0)
-		r = fail(err, errlen, -EACCES, "discovery names issuer '%s', not the configured one",
-			 iss ? SHOW(iss) : "");
-	else if (!uri || strlen(uri) > MW_OIDC_MAX_URL)
-		r = fail(err, errlen, -EBADMSG, "discovery has no usable 'jwks_uri'");
-	else if (url_check(uri, false, &why) < 0)
-		r = fail(err, errlen, -EPERM, "discovery's jwks_uri '%s': %s", SHOW(uri), why);
-	else if (!(*ret_jwks_uri = strdup(uri)))
-		r = fail(err, errlen, -ENOMEM, "out of memory");
-	json_decref(doc);
-	return r;
-}
-
-static int read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, char *err,
-		     size_t errlen)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct stat st;
-	char *buf;
-	size_t len = 0;
-
-	if (fd < 0)
-		return fail(err, errlen, -errno, "cannot open '%s': %s", SHOW(path),
-			    strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return fail(err, errlen, -EINVAL, "'%s' is not a regular file", SHOW(path));
-	if ((uint64_t)st.st_size > max)
-		return fail(err, errlen, -EFBIG, "'%s' is larger than %zu bytes", SHOW(path), max);
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	while (len < (size_t)st.st_size) {
-		ssize_t k = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			wipe_free(buf, (size_t)st.st_size + 1);
-			return fail(err, errlen, k < 0 ? -errno : -EIO, "cannot read '%s'",
-				    SHOW(path));
-		}
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
-}
-
-/* A local JWKS document or one PEM public key. */
-static int load_file(const struct oidc_issuer *is, char *buf, size_t len, struct mw_jwks **ret,
-		     char *err, size_t errlen)
-{
-	static const enum mw_jwt_alg try[] = { MW_JWT_RS256, MW_JWT_ES256, MW_JWT_ES384,
-					       MW_JWT_EDDSA };
-	size_t skip = strspn(buf, " \t\r\n");
-
-	if (buf[skip] == '{')
-		return jwks_parse(buf, len, NULL, ret, err, errlen);
-	if (!strstr(buf, "-----BEGIN PUBLIC KEY-----"))
-		return fail(err, errlen, -EBADMSG,
-			    "'%s' is neither a JWKS document nor a PEM public key",
-			    SHOW(is->jwks_file));
-	if (is->pem_alg >= 0)
-		return jwks_parse_pem(buf, len, (enum mw_jwt_alg)is->pem_alg, NULL, ret, err,
-				      errlen);
-	for (size_t i = 0; i < ARRAY_SIZE(try); i++)
-		if (jwks_parse_pem(buf, len, try[i], NULL, ret, NULL, 0) == 0)
-			return 0;
-	return fail(err, errlen, -EBADMSG, "'%s': no usable PEM public key (set 'alg'?)",
-		    SHOW(is->jwks_file));
-}
-
-/* The network or file part of a refresh; no lock held. */
-static int fetch_keys(const struct oidc_issuer *is, struct mw_jwks **ret_jwks,
-		      unsigned char md[32], uint32_t *ret_max_age, char *err, size_t errlen)
-{
-	_cleanup_free_ char *uri = NULL;
-	char *body = NULL, e[200] = "";
-	size_t len = 0;
-	int r;
-
-	*ret_max_age = 0;
-	if (is->jwks_file) {
-		r = read_file(is->jwks_file, MW_JWKS_MAX_BYTES, &body, &len, err, errlen);
-	} else {
-		if (!is->jwks_uri) {
-			r = discover(is, &uri, err, errlen);
-			if (r < 0)
-				return r;
-		}
-		r = http_get(is, is->jwks_uri ? is->jwks_uri : uri, MW_JWKS_MAX_BYTES, &body,
-			     &len, ret_max_age, err, errlen);
-	}
-	if (r < 0)
-		return r;
-	if (EVP_Digest(body, len, md, NULL, EVP_sha256(), NULL) != 1)
-		memset(md, 0xff, 32); /* counts as changed */
-	if (is->jwks_file)
-		r = load_file(is, body, len, ret_jwks, e, sizeof(e));
-	else
-		r = jwks_parse(body, len, NULL, ret_jwks, e, sizeof(e));
-	wipe_free(body, len);
-	if (r < 0)
-		return fail(err, errlen, r, "JWKS from '%s': %s",
-			    SHOW(is->jwks_file ? is->jwks_file : is->jwks_uri ? is->jwks_uri : uri),
-			    e);
-	return 0;
-}
-
 /* --- refresh policy ----------------------------------------------------------------------- */
 
 static uint64_t interval_usec(const struct oidc_issuer *is)
@@ -936,13 +497,13 @@ int oidc_refresh(struct mw_oidc *o, size_t i, char *err, size_t errlen)
 	int r;
 
 	if (!o || i >= o->n)
-		return fail(err, errlen, -ERANGE, "no issuer #%zu", i);
+		return oidc_fail(err, errlen, -ERANGE, "no issuer #%zu", i);
 	is = &o->iss[i];
 	pthread_mutex_lock(&o->lock);
 	if (is->busy) {
 		pthread_mutex_unlock(&o->lock);
-		return fail(err, errlen, -EBUSY, "issuer '%s': a refresh is already running",
-			    SHOW(is->issuer));
+		return oidc_fail(err, errlen, -EBUSY, "issuer '%s': a refresh is already running",
+				 SHOW(is->issuer));
 	}
 	is->busy = true;
 	is->attempted = true;
@@ -950,10 +511,15 @@ int oidc_refresh(struct mw_oidc *o, size_t i, char *err, size_t errlen)
 	is->last_attempt = o->clock();
 	pthread_mutex_unlock(&o->lock);
 
-	r = fetch_keys(is, &jwks, md, &max_age, e, sizeof(e));
+	r = oidc_fetch_keys(&(struct oidc_source){ .issuer = is->issuer,
+						   .jwks_uri = is->jwks_uri,
+						   .jwks_file = is->jwks_file,
+						   .ca_file = is->ca_file,
+						   .pem_alg = is->pem_alg },
+			    &jwks, md, &max_age, e, sizeof(e));
 	if (r == 0 && !(nk = calloc(1, sizeof(*nk)))) {
 		jwks_free(jwks);
-		r = fail(e, sizeof(e), -ENOMEM, "out of memory");
+		r = oidc_fail(e, sizeof(e), -ENOMEM, "out of memory");
 	}
 
 	pthread_mutex_lock(&o->lock);
@@ -986,8 +552,8 @@ int oidc_refresh(struct mw_oidc *o, size_t i, char *err, size_t errlen)
 	pthread_mutex_unlock(&o->lock);
 	keys_free(old);
 	if (r < 0)
-		return fail(err, errlen, r, "issuer '%s': %s%s", SHOW(is->issuer), e,
-			    kept ? " (keeping the previous keys)" : "");
+		return oidc_fail(err, errlen, r, "issuer '%s': %s%s", SHOW(is->issuer), e,
+				 kept ? " (keeping the previous keys)" : "");
 	return 0;
 }
 
@@ -1037,47 +603,33 @@ uint64_t oidc_next_due(struct mw_oidc *o)
 
 /* --- verification ------------------------------------------------------------------------- */
 
-/* Which issuer's keys to try: by the unverified payload's "iss". The signature and every
- * claim are checked by jwt_verify() afterwards; this only picks the expectations. */
+/* Which issuer's keys to try: by the token's unverified "iss". The signature and every claim
+ * are checked by jwt_verify() afterwards; this only picks the expectations. */
 static int pick_issuer(const struct mw_oidc *o, const char *token, size_t len, size_t *ret,
 		       char *err, size_t errlen)
 {
-	const char *d1 = memchr(token, '.', len), *d2;
-	unsigned char *buf = NULL;
-	size_t n = 0;
-	json_t *p = NULL;
-	const char *iss;
-	int r = -EBADMSG;
+	char iss[MW_OIDC_MAX_URL + 1];
+	int r;
 
 	if (o->n == 1) {
 		*ret = 0;
 		return 0;
 	}
-	d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
-	if (!d2 || mw_b64url_decode_alloc(d1 + 1, (size_t)(d2 - d1 - 1), MW_JWT_MAX_TOKEN_BYTES,
-					  &buf, &n) < 0)
-		return fail(err, errlen, r, "token is not a compact JWS");
-	if (mw_json_check_depth((char *)buf, n, MW_JWT_MAX_JSON_DEPTH) == 0)
-		p = json_loadb((char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
-	wipe_free(buf, n + 1);
-	iss = json_string_value(json_object_get(p, "iss"));
-	if (!iss) {
-		json_decref(p);
-		return fail(err, errlen, r, "token payload has no 'iss'");
-	}
-	r = fail(err, errlen, -EACCES, "no issuer '%s' is configured", SHOW(iss));
+	r = jwt_peek_issuer(token, len, iss, sizeof(iss));
+	if (r == -ENOBUFS) /* longer than any issuer the config accepts */
+		return oidc_fail(err, errlen, -EACCES, "no issuer is configured for an iss over %d bytes",
+				 MW_OIDC_MAX_URL);
+	if (r == -ENOMEM)
+		return oidc_fail(err, errlen, r, "out of memory");
+	if (r < 0)
+		return oidc_fail(err, errlen, r, "token is not a compact JWS with a string 'iss'");
 	for (size_t i = 0; i < o->n; i++) {
-		if (strcmp(iss, o->iss[i].issuer) == 0 &&
-		    json_string_length(json_object_get(p, "iss")) == strlen(iss)) {
+		if (strcmp(iss, o->iss[i].issuer) == 0) {
 			*ret = i;
-			r = 0;
-			if (err && errlen)
-				err[0] = '\0';
-			break;
+			return 0;
 		}
 	}
-	json_decref(p);
-	return r;
+	return oidc_fail(err, errlen, -EACCES, "no issuer '%s' is configured", SHOW(iss));
 }
 
 int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_sec,
@@ -1094,14 +646,14 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 	int r;
 
 	if (!o || !token || !ret_claims || now_sec == 0)
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return oidc_fail(err, errlen, -EINVAL, "invalid arguments");
 	if (o->n == 0)
-		return fail(err, errlen, -EACCES, "no OIDC issuer is configured");
+		return oidc_fail(err, errlen, -EACCES, "no OIDC issuer is configured");
 	if (len == 0 || len > MW_JWT_MAX_TOKEN_BYTES)
-		return fail(err, errlen, -EBADMSG, "token size %zu out of range (1..%d)", len,
-			    MW_JWT_MAX_TOKEN_BYTES);
+		return oidc_fail(err, errlen, -EBADMSG, "token size %zu out of range (1..%d)", len,
+				 MW_JWT_MAX_TOKEN_BYTES);
 	if (EVP_Digest(token, len, md, NULL, EVP_sha256(), NULL) != 1)
-		return fail(err, errlen, -ENOMEM, "SHA-256 failed");
+		return oidc_fail(err, errlen, -ENOMEM, "SHA-256 failed");
 
 	pthread_mutex_lock(&o->lock);
 	e = cache_find_locked(o, md, now_sec);
@@ -1112,7 +664,7 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 	if (e) {
 		explicit_bzero(md, sizeof(md));
 		if (!copy)
-			return fail(err, errlen, -ENOMEM, "out of memory");
+			return oidc_fail(err, errlen, -ENOMEM, "out of memory");
 		*ret_claims = copy;
 		return 0;
 	}
@@ -1130,8 +682,8 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 		is->kid_miss = true;
 	pthread_mutex_unlock(&o->lock);
 	if (!keys)
-		return fail(err, errlen, -ENOKEY, "no keys for issuer '%s' yet",
-			    SHOW(is->issuer));
+		return oidc_fail(err, errlen, -ENOKEY, "no keys for issuer '%s' yet",
+				 SHOW(is->issuer));
 
 	x = (struct mw_jwt_expect){
 		.issuer = is->issuer,
@@ -1144,7 +696,7 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 	r = jwt_verify(token, len, keys->jwks, &x, &c, err, errlen);
 	if (r == 0 && !(copy = claims_dup(c))) {
 		c = jwt_claims_free(c);
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = oidc_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 
 	pthread_mutex_lock(&o->lock);

@@ -22,6 +22,7 @@
 
 #include "jwk.h"
 #include "jwt.h"
+#include "util.h"
 
 #define ISS "https://idp.example"
 #define AUD "urn:mcp:gateway"
@@ -513,14 +514,47 @@ static void test_alg_none(void **state)
 		h = b64url(hdr, strlen(hdr));
 		p = b64url(P(""), strlen(P("")));
 		assert_true(asprintf(&t, "%s.%s.", h, p) > 0);
-		expect_verify(-EBADMSG, t, keys, &base); /* unsecured: no signature at all */
-		t2 = cat(t, "", sig + 1);		 /* with some other token's signature */
+		expect_verify(-EKEYREJECTED, t, keys, &base); /* unsecured: no signature at all */
+		assert_non_null(strstr(last_err, "none"));
+		t2 = cat(t, "", sig + 1); /* with some other token's signature */
 		expect_verify(-EKEYREJECTED, t2, keys, &base);
 		assert_non_null(strstr(last_err, "none"));
 		free(h);
 		free(p);
 		free(t);
 		free(t2);
+	}
+	/* The alg gate comes before everything else in the header and the signature part. */
+	{
+		static const char *const hdrs[] = {
+			"{\"alg\":\"none\",\"crit\":[\"b64\"]}",
+			"{\"alg\":\"none\",\"kid\":7}",
+			"{\"alg\":\"HS256\",\"kid\":\"rsa\"}",
+			"{\"alg\":\"ES512\"}",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(hdrs); i++) {
+			char *h = b64url(hdrs[i], strlen(hdrs[i])), *p = b64url(P(""), strlen(P("")));
+			char *t, *t2;
+
+			assert_true(asprintf(&t, "%s.%s.", h, p) > 0);
+			expect_verify(-EKEYREJECTED, t, keys, &base);
+			t2 = cat(t, "", "!!");
+			expect_verify(-EKEYREJECTED, t2, keys, &base);
+			free(h);
+			free(p);
+			free(t);
+			free(t2);
+		}
+	}
+	/* A supported alg with an empty signature part is malformed. */
+	{
+		char *t = strdup(good);
+
+		strrchr(t, '.')[1] = '\0';
+		expect_verify(-EBADMSG, t, keys, &base);
+		assert_non_null(strstr(last_err, "signature"));
+		free(t);
 	}
 	free(good);
 }
@@ -1114,6 +1148,34 @@ static void test_jwks_parse(void **state)
 	strcat(json, "]}");
 	BAD(-EBADMSG, json);
 #undef BAD
+	/* A parse error gives position and reason, never the input around it (jansson's text
+	 * quotes it: "near '...'"), since a misconfigured URL may serve anything. */
+	{
+		static const char *const docs[] = {
+			"{\"keys\":[{\"kty\":\"RSA\",\"d\":SECRET_d0c5a1f}]}",
+			"{\"keys\":[],\n \"SECRET_d0c5a1f\":1,\"SECRET_d0c5a1f\":2}",
+			"{\"keys\":[]} SECRET_d0c5a1f",
+			"{\"keys\":[\"SECRET_d0c5a1f",
+			"{\"keys\":[\"\\u0000SECRET_d0c5a1f\"]}",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
+			s = NULL;
+			last_err[0] = '\0';
+			assert_int_equal(jwks_parse(docs[i], strlen(docs[i]), NULL, &s, last_err,
+						    sizeof(last_err)),
+					 -EBADMSG);
+			assert_null(s);
+			if (strstr(last_err, "SECRET") || !strstr(last_err, "line "))
+				fail_msg("docs[%zu]: error '%s' echoes the input or has no position",
+					 i, last_err);
+		}
+		s = NULL;
+		assert_int_equal(jwks_parse(docs[1], strlen(docs[1]), NULL, &s, last_err,
+					    sizeof(last_err)),
+				 -EBADMSG);
+		assert_string_equal(last_err, "JWKS is not JSON: line 2, column 36: duplicate member");
+	}
 	assert_int_equal(jwks_parse("{}", 2, &(struct mw_jwks_opts){ MW_JWT_ALG_BIT(MW_JWT_ES256) },
 				    &s, NULL, 0),
 			 -EINVAL);
@@ -1230,6 +1292,58 @@ static void test_limits_and_arguments(void **state)
 	assert_string_equal(jwt_alg_to_string(MW_JWT_PS384), "PS384");
 }
 
+/* jwt_peek_issuer(): the unverified iss, for choosing an issuer only. */
+static void test_peek_issuer(void **state)
+{
+	char buf[64], small[8], *t, *h, *p, *in;
+
+	/* Any signature, or none at all: nothing is verified. */
+	t = mint(evil, "RS256", "{\"alg\":\"RS256\",\"kid\":\"rsa\"}", P(""));
+	assert_int_equal(jwt_peek_issuer(t, strlen(t), buf, sizeof(buf)), 0);
+	assert_string_equal(buf, ISS);
+	strcpy(small, "intact");
+	assert_int_equal(jwt_peek_issuer(t, strlen(t), small, sizeof(small)), -ENOBUFS);
+	assert_string_equal(small, "intact"); /* written only on success */
+	assert_int_equal(jwt_peek_issuer(t, strlen(t), buf, strlen(ISS) + 1), 0);
+	assert_int_equal(jwt_peek_issuer(t, strlen(t), buf, strlen(ISS)), -ENOBUFS);
+	free(t);
+	h = b64url("{\"alg\":\"none\"}", strlen("{\"alg\":\"none\"}"));
+	p = b64url("{\"iss\":\"x\"}", 11);
+	in = cat(h, ".", p);
+	t = cat(in, ".", "");
+	assert_int_equal(jwt_peek_issuer(t, strlen(t), buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "x");
+	free(t);
+	free(in);
+	free(p);
+
+#define PEEK(want, payload)                                                                        \
+	do {                                                                                       \
+		p = b64url((payload), strlen(payload));                                            \
+		in = cat(h, ".", p);                                                               \
+		t = cat(in, ".", "sig");                                                           \
+		assert_int_equal(jwt_peek_issuer(t, strlen(t), buf, sizeof(buf)), (want));         \
+		free(t);                                                                           \
+		free(in);                                                                          \
+		free(p);                                                                           \
+	} while (0)
+	PEEK(-EBADMSG, "{\"aud\":\"x\"}");
+	PEEK(-EBADMSG, "{\"iss\":7}");
+	PEEK(-EBADMSG, "{\"iss\":\"a\\u0000b\"}");
+	PEEK(-EBADMSG, "{\"iss\":\"a\",\"iss\":\"b\"}");
+	PEEK(-EBADMSG, "[\"iss\"]");
+	PEEK(-EBADMSG, "not json");
+	PEEK(-EBADMSG, "{\"a\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]],\"iss\":\"x\"}");
+#undef PEEK
+	free(h);
+	assert_int_equal(jwt_peek_issuer("a.b.c", 5, buf, sizeof(buf)), -EBADMSG);
+	assert_int_equal(jwt_peek_issuer("abc", 3, buf, sizeof(buf)), -EBADMSG);
+	assert_int_equal(jwt_peek_issuer("a.b", 3, buf, sizeof(buf)), -EBADMSG);
+	assert_int_equal(jwt_peek_issuer("", 0, buf, sizeof(buf)), -EBADMSG);
+	assert_int_equal(jwt_peek_issuer(NULL, 0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(jwt_peek_issuer("a.b.c", 5, NULL, 0), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1254,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_jwks_parse),
 		cmocka_unit_test(test_pem_keys),
 		cmocka_unit_test(test_limits_and_arguments),
+		cmocka_unit_test(test_peek_issuer),
 	};
 
 	return cmocka_run_group_tests_name("jwt", tests, setup, teardown);

@@ -380,6 +380,24 @@ static void test_issuer_selection(void **state)
 	assert_int_equal(verify(o, t, NOW, NULL), -EBADMSG);
 	free(t);
 	assert_int_equal(verify(o, "a.b.c", NOW, NULL), -EBADMSG);
+	/* an iss longer than any configurable issuer, and one that is A's up to a NUL */
+	{
+		char *payload = NULL, *big = malloc(MW_OIDC_MAX_URL + 2);
+
+		assert_non_null(big);
+		memset(big, 'x', MW_OIDC_MAX_URL + 1);
+		big[MW_OIDC_MAX_URL + 1] = '\0';
+		assert_true(asprintf(&payload, "{\"iss\":\"https://%s\",\"aud\":\"" AUD
+					       "\",\"exp\":1800000000}", big) > 0);
+		assert_int_equal(verify(o, (t = mint(ka, "a", payload)), NOW, NULL), -EACCES);
+		free(t);
+		free(payload);
+		free(big);
+		t = mint(ka, "a", "{\"iss\":\"" ISS_A "\\u0000x\",\"aud\":\"" AUD
+				  "\",\"exp\":1800000000}");
+		assert_int_equal(verify(o, t, NOW, NULL), -EBADMSG);
+		free(t);
+	}
 	/* A expects typ at+jwt: B's tokens need not, A's must */
 	t = mint(ka, "a", "{\"iss\":\"" ISS_A "\",\"aud\":\"" AUD "\",\"exp\":1800000000}");
 	assert_int_equal(verify(o, t, NOW, NULL), 0);
