@@ -148,8 +148,7 @@ int mw_json_check_depth(const char *s, size_t len, unsigned max)
 	return 0;
 }
 
-static int set_err(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
-static int set_err(char *err, size_t errlen, int r, const char *fmt, ...)
+int mw_jwt_fail(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -441,30 +440,30 @@ int jwks_parse(const char *json, size_t len, const struct mw_jwks_opts *opts,
 	size_t i;
 
 	if (!json || !ret_jwks)
-		return set_err(err, errlen, -EINVAL, "no JWKS");
+		return mw_jwt_fail(err, errlen, -EINVAL, "no JWKS");
 	if (opts && (opts->rsa_algs & ~(MW_JWT_ALGS_RS | MW_JWT_ALGS_PS)))
-		return set_err(err, errlen, -EINVAL, "rsa_algs names a non-RSA algorithm");
+		return mw_jwt_fail(err, errlen, -EINVAL, "rsa_algs names a non-RSA algorithm");
 	if (len > MW_JWKS_MAX_BYTES)
-		return set_err(err, errlen, -EBADMSG, "JWKS larger than %d bytes",
+		return mw_jwt_fail(err, errlen, -EBADMSG, "JWKS larger than %d bytes",
 			       MW_JWKS_MAX_BYTES);
 	if (mw_json_check_depth(json, len, MW_JWT_MAX_JSON_DEPTH) < 0)
-		return set_err(err, errlen, -EBADMSG, "JWKS nested too deep");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "JWKS nested too deep");
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return set_err(err, errlen, -EBADMSG, "JWKS is not JSON: line %d, column %d: %s",
+		return mw_jwt_fail(err, errlen, -EBADMSG, "JWKS is not JSON: line %d, column %d: %s",
 			       jerr.line, jerr.column, json_reason(&jerr));
 	keys = json_object_get(root, "keys");
 	if (!json_is_array(keys))
-		return set_err(err, errlen, -EBADMSG, "JWKS has no \"keys\" array");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "JWKS has no \"keys\" array");
 	if (json_array_size(keys) > MW_JWKS_MAX_KEYS)
-		return set_err(err, errlen, -EBADMSG, "JWKS has more than %d keys",
+		return mw_jwt_fail(err, errlen, -EBADMSG, "JWKS has more than %d keys",
 			       MW_JWKS_MAX_KEYS);
 	s = calloc(1, sizeof(*s));
 	if (s)
 		s->keys = calloc(json_array_size(keys) + 1, sizeof(*s->keys));
 	if (!s || !s->keys) {
 		jwks_free(s);
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return mw_jwt_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	json_array_foreach(keys, i, o) {
 		struct mw_jwk *k = &s->keys[s->n];
@@ -499,7 +498,7 @@ int jwks_parse(const char *json, size_t len, const struct mw_jwks_opts *opts,
 		struct mw_jwks_info info = s->info;
 
 		jwks_free(s);
-		return set_err(err, errlen, -ENOKEY,
+		return mw_jwt_fail(err, errlen, -ENOKEY,
 			       "JWKS has no usable key (%zu unsupported, %zu invalid)",
 			       info.n_unsupported, info.n_invalid);
 	}
@@ -520,12 +519,12 @@ int jwks_parse_pem(const char *pem, size_t len, enum mw_jwt_alg alg, const char 
 
 	if (!pem || !ret_jwks || (unsigned)alg >= _MW_JWT_ALG_MAX || len > MW_JWKS_MAX_BYTES ||
 	    len > INT32_MAX || (kid && strlen(kid) > MW_JWK_MAX_KID))
-		return set_err(err, errlen, -EINVAL, "bad PEM key arguments");
+		return mw_jwt_fail(err, errlen, -EINVAL, "bad PEM key arguments");
 	bio = BIO_new_mem_buf(pem, (int)len);
 	pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
 	if (!pkey)
-		return set_err(err, errlen, -EBADMSG, "no PEM public key");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "no PEM public key");
 	if (EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= MW_JWK_RSA_MIN_BITS &&
 	    EVP_PKEY_get_bits(pkey) <= MW_JWK_RSA_MAX_BITS)
 		kind = MW_JWK_RSA;
@@ -539,7 +538,7 @@ int jwks_parse_pem(const char *pem, size_t len, enum mw_jwt_alg alg, const char 
 							 : -1;
 	if (kind < 0 || (enum mw_jwk_kind)kind != jwk_kind_for_alg(alg)) {
 		EVP_PKEY_free(pkey);
-		return set_err(err, errlen, -EINVAL, "PEM key does not fit %s (or is too weak)",
+		return mw_jwt_fail(err, errlen, -EINVAL, "PEM key does not fit %s (or is too weak)",
 			       jwt_alg_to_string(alg));
 	}
 	s = calloc(1, sizeof(*s));
@@ -548,7 +547,7 @@ int jwks_parse_pem(const char *pem, size_t len, enum mw_jwt_alg alg, const char 
 	if (!s || !s->keys) {
 		EVP_PKEY_free(pkey);
 		jwks_free(s);
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return mw_jwt_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	k = &s->keys[0];
 	k->pkey = pkey;

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "jwt.h"
+#include "util.h"
 
 enum mw_jwk_kind {
 	MW_JWK_RSA,
@@ -38,6 +39,8 @@ int mw_b64url_decode_alloc(const char *in, size_t len, size_t max, unsigned char
 
 /* 0 when JSON text nests at most max arrays/objects deep, -EBADMSG otherwise. Strings are
  * skipped (escapes included) so brackets inside them do not count. */
+/* Fill err (when given) with the message, clear OpenSSL's error queue, return r. */
+int mw_jwt_fail(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
 int mw_json_check_depth(const char *s, size_t len, unsigned max);
 
 /* The key type an algorithm needs. */

@@ -48,20 +48,6 @@ static const unsigned char p384_order[48] = {
 	0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
 };
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	ERR_clear_error();
-	return r;
-}
-
 /* A token-supplied string cut to printable ASCII for an error message. */
 static const char *safe(const char *s, char buf[JWT_SAFE_SIZE])
 {
@@ -180,17 +166,17 @@ static int jwt_check_signature(const struct mw_jwks *keys, enum mw_jwt_alg a, co
 
 	if (kid && (k = key_by_kid(keys, kid, true))) {
 		if (!(k->algs & MW_JWT_ALG_BIT(a)))
-			return fail(err, errlen, -EKEYREJECTED, "alg %s not allowed for key '%s'",
+			return mw_jwt_fail(err, errlen, -EKEYREJECTED, "alg %s not allowed for key '%s'",
 				    jwt_alg_to_string(a), safe(kid, s1));
 		r = sig_verify(k, a, m, msglen, sig, siglen);
 		if (r < 0)
-			return fail(err, errlen, r, "signature check failed");
+			return mw_jwt_fail(err, errlen, r, "signature check failed");
 		return r ? 0
-			 : fail(err, errlen, -EKEYREJECTED, "bad signature (key '%s')",
+			 : mw_jwt_fail(err, errlen, -EKEYREJECTED, "bad signature (key '%s')",
 				safe(kid, s1));
 	}
 	if (kid && (k = key_by_kid(keys, kid, false)))
-		return fail(err, errlen, -EKEYREJECTED, "key '%s' unusable: %s", safe(kid, s1),
+		return mw_jwt_fail(err, errlen, -EKEYREJECTED, "key '%s' unusable: %s", safe(kid, s1),
 			    k->reason ? k->reason : "skipped");
 	/* No kid, or no key with it: try the keys without a kid (or all, without a kid)
 	 * whose algorithms include the token's. */
@@ -201,17 +187,17 @@ static int jwt_check_signature(const struct mw_jwks *keys, enum mw_jwt_alg a, co
 		tried = true;
 		r = sig_verify(k, a, m, msglen, sig, siglen);
 		if (r < 0)
-			return fail(err, errlen, r, "signature check failed");
+			return mw_jwt_fail(err, errlen, r, "signature check failed");
 		if (r)
 			return 0;
 	}
 	/* An unknown kid stays -ENOKEY even after kid-less keys failed: a refreshed JWKS may
 	 * bring the key. */
 	if (kid)
-		return fail(err, errlen, -ENOKEY, "no key with kid '%s'", safe(kid, s1));
+		return mw_jwt_fail(err, errlen, -ENOKEY, "no key with kid '%s'", safe(kid, s1));
 	if (tried)
-		return fail(err, errlen, -EKEYREJECTED, "bad signature");
-	return fail(err, errlen, -ENOKEY, "no key for alg %s", jwt_alg_to_string(a));
+		return mw_jwt_fail(err, errlen, -EKEYREJECTED, "bad signature");
+	return mw_jwt_fail(err, errlen, -ENOKEY, "no key for alg %s", jwt_alg_to_string(a));
 }
 
 static int json_parse_object(const unsigned char *buf, size_t len, json_t **ret)
@@ -244,25 +230,25 @@ static int jwt_parse_header(json_t *h, struct jwt_header *ret, char *err, size_t
 	int a;
 
 	if (!json_is_string(alg))
-		return fail(err, errlen, -EBADMSG, "header has no alg");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "header has no alg");
 	/* The alg gate comes first, so that none, HS* and the rest are always -EKEYREJECTED,
 	 * whatever else is wrong with the header or the signature part (empty for none). */
 	name = json_string_value(alg);
 	a = jwt_alg_from_string(name);
 	if (a < 0) {
 		if (strcasecmp(name, "none") == 0)
-			return fail(err, errlen, -EKEYREJECTED, "alg none refused");
+			return mw_jwt_fail(err, errlen, -EKEYREJECTED, "alg none refused");
 		if (strncasecmp(name, "HS", 2) == 0)
-			return fail(err, errlen, -EKEYREJECTED, "HMAC alg '%s' refused",
+			return mw_jwt_fail(err, errlen, -EKEYREJECTED, "HMAC alg '%s' refused",
 				    safe(name, s1));
-		return fail(err, errlen, -EKEYREJECTED, "unsupported alg '%s'", safe(name, s1));
+		return mw_jwt_fail(err, errlen, -EKEYREJECTED, "unsupported alg '%s'", safe(name, s1));
 	}
 	if ((kid && (!json_is_string(kid) || json_string_length(kid) > MW_JWK_MAX_KID)) ||
 	    (typ && !json_is_string(typ)))
-		return fail(err, errlen, -EBADMSG, "header kid or typ malformed");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "header kid or typ malformed");
 	/* No extension is understood, so any crit is one we must refuse (RFC 7515 4.1.11). */
 	if (json_object_get(h, "crit"))
-		return fail(err, errlen, -EBADMSG, "header has crit");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "header has crit");
 	ret->alg = a;
 	ret->kid = json_string_value(kid);
 	ret->typ = json_string_value(typ);
@@ -431,30 +417,30 @@ static int jwt_check_claims(json_t *payload, const struct jwt_header *h,
 	int r;
 
 	if (x->typ && (!h->typ || strcasecmp(typ_strip(h->typ), typ_strip(x->typ)) != 0))
-		return fail(err, errlen, -EACCES, "typ '%s' is not '%s'", safe(h->typ, s1),
+		return mw_jwt_fail(err, errlen, -EACCES, "typ '%s' is not '%s'", safe(h->typ, s1),
 			    safe(x->typ, s2));
 	if (!json_is_string(iss) || strcmp(json_string_value(iss), x->issuer) != 0)
 		/* The token's iss is not echoed: err holds nothing from the payload. */
-		return fail(err, errlen, -EACCES, "iss is not '%s'", safe(x->issuer, s1));
+		return mw_jwt_fail(err, errlen, -EACCES, "iss is not '%s'", safe(x->issuer, s1));
 	r = claim_aud(json_object_get(payload, "aud"), x->audience);
 	if (r < 0)
-		return fail(err, errlen, r, "aud malformed");
+		return mw_jwt_fail(err, errlen, r, "aud malformed");
 	if (r == 0)
-		return fail(err, errlen, -EACCES, "aud does not contain '%s'",
+		return mw_jwt_fail(err, errlen, -EACCES, "aud does not contain '%s'",
 			    safe(x->audience, s1));
 	r = claim_time(payload, "exp", &c->exp);
 	if (r <= 0)
-		return fail(err, errlen, -EBADMSG, r ? "exp malformed" : "exp missing");
+		return mw_jwt_fail(err, errlen, -EBADMSG, r ? "exp malformed" : "exp missing");
 	if (claim_time(payload, "nbf", &c->nbf) < 0 || claim_time(payload, "iat", &c->iat) < 0)
-		return fail(err, errlen, -EBADMSG, "nbf or iat malformed");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "nbf or iat malformed");
 	if (x->now_sec >= c->exp + leeway)
-		return fail(err, errlen, -EKEYEXPIRED, "expired %llu s ago",
+		return mw_jwt_fail(err, errlen, -EKEYEXPIRED, "expired %llu s ago",
 			    (unsigned long long)(x->now_sec - c->exp));
 	if (c->nbf > x->now_sec + leeway)
-		return fail(err, errlen, -ETIME, "not valid for another %llu s (nbf)",
+		return mw_jwt_fail(err, errlen, -ETIME, "not valid for another %llu s (nbf)",
 			    (unsigned long long)(c->nbf - x->now_sec));
 	if (c->iat > x->now_sec + leeway)
-		return fail(err, errlen, -ETIME, "issued %llu s in the future (iat)",
+		return mw_jwt_fail(err, errlen, -ETIME, "issued %llu s in the future (iat)",
 			    (unsigned long long)(c->iat - x->now_sec));
 	return 0;
 }
@@ -468,20 +454,20 @@ static int jwt_extract(json_t *payload, const struct mw_jwt_expect *x, struct mw
 	if (claim_string(payload, "iss", c->iss, sizeof(c->iss)) < 0 ||
 	    claim_string(payload, "sub", c->sub, sizeof(c->sub)) < 0 ||
 	    claim_string(payload, "email", c->email, sizeof(c->email)) < 0)
-		return fail(err, errlen, -EBADMSG, "iss, sub or email malformed or too long");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "iss, sub or email malformed or too long");
 	r = claim_string(payload, "client_id", c->client_id, sizeof(c->client_id));
 	if (r == 0)
 		r = claim_string(payload, "azp", c->client_id, sizeof(c->client_id));
 	if (r < 0 || claim_scope(payload, c) < 0)
-		return fail(err, errlen, -EBADMSG, "client_id, azp, scope or scp malformed");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "client_id, azp, scope or scp malformed");
 	if (!x->groups_claim)
 		return 0;
 	g = claim_lookup(payload, x->groups_claim);
 	r = g ? claim_words(g, c) : 0;
 	if (r == -ENOMEM)
-		return fail(err, errlen, r, "out of memory");
+		return mw_jwt_fail(err, errlen, r, "out of memory");
 	if (r < 0)
-		return fail(err, errlen, r, "groups claim malformed or over %d groups",
+		return mw_jwt_fail(err, errlen, r, "groups claim malformed or over %d groups",
 			    MW_JWT_MAX_GROUPS);
 	return 0;
 }
@@ -547,9 +533,9 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	    !expect->audience || !*expect->audience || !expect->now_sec ||
 	    expect->now_sec > UINT64_MAX / 2 ||
 	    (expect->groups_claim && strlen(expect->groups_claim) > MW_JWT_MAX_CLAIM_PATH))
-		return fail(err, errlen, -EINVAL, "bad arguments");
+		return mw_jwt_fail(err, errlen, -EINVAL, "bad arguments");
 	if (len == 0 || len > MW_JWT_MAX_TOKEN_BYTES)
-		return fail(err, errlen, -EBADMSG, "token empty or over %d bytes",
+		return mw_jwt_fail(err, errlen, -EBADMSG, "token empty or over %d bytes",
 			    MW_JWT_MAX_TOKEN_BYTES);
 	dot1 = memchr(token, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
@@ -557,27 +543,27 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	 * RFC 7519 6) is "header.payload." and must get the alg's refusal. */
 	if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) || dot1 == token ||
 	    dot2 == dot1 + 1)
-		return fail(err, errlen, -EBADMSG, "not a compact JWS (three parts)");
+		return mw_jwt_fail(err, errlen, -EBADMSG, "not a compact JWS (three parts)");
 	sig64 = dot2 + 1;
 
 	r = mw_b64url_decode_alloc(token, (size_t)(dot1 - token), JWT_MAX_HEADER_BYTES, &hdr,
 				   &hdr_len);
 	if (r == -ENOMEM)
-		return fail(err, errlen, r, "out of memory");
+		return mw_jwt_fail(err, errlen, r, "out of memory");
 	if (r < 0 || json_parse_object(hdr, hdr_len, &header) < 0) {
-		r = fail(err, errlen, -EBADMSG, "header is not base64url JSON object");
+		r = mw_jwt_fail(err, errlen, -EBADMSG, "header is not base64url JSON object");
 		goto out;
 	}
 	r = jwt_parse_header(header, &h, err, errlen);
 	if (r < 0)
 		goto out;
 	if (sig64 == token + len) {
-		r = fail(err, errlen, -EBADMSG, "signature part is empty");
+		r = mw_jwt_fail(err, errlen, -EBADMSG, "signature part is empty");
 		goto out;
 	}
 	r = mw_b64url_decode(sig64, len - (size_t)(sig64 - token), sig, sizeof(sig), &sig_len);
 	if (r < 0) {
-		r = fail(err, errlen, -EBADMSG, "signature is not base64url or too long");
+		r = mw_jwt_fail(err, errlen, -EBADMSG, "signature is not base64url or too long");
 		goto out;
 	}
 	r = jwt_check_signature(keys, h.alg, h.kid, token, (size_t)(dot2 - token), sig, sig_len,
@@ -589,16 +575,16 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	r = mw_b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), MW_JWT_MAX_TOKEN_BYTES,
 				   &body, &body_len);
 	if (r == -ENOMEM) {
-		r = fail(err, errlen, r, "out of memory");
+		r = mw_jwt_fail(err, errlen, r, "out of memory");
 		goto out;
 	}
 	if (r < 0 || json_parse_object(body, body_len, &payload) < 0) {
-		r = fail(err, errlen, -EBADMSG, "payload is not base64url JSON object");
+		r = mw_jwt_fail(err, errlen, -EBADMSG, "payload is not base64url JSON object");
 		goto out;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = mw_jwt_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	r = jwt_check_claims(payload, &h, expect, c, err, errlen);
@@ -608,7 +594,7 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	if (r < 0)
 		goto out;
 	if (EVP_Digest(token, len, md, NULL, EVP_sha256(), NULL) != 1) {
-		r = fail(err, errlen, -ENOMEM, "SHA-256 failed");
+		r = mw_jwt_fail(err, errlen, -ENOMEM, "SHA-256 failed");
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(md); i++)
