@@ -49,6 +49,7 @@ struct mw_daemon {
 	uint64_t self_cg_id;
 	uint32_t generation;
 	uint64_t start_mono, start_wall;
+	uint64_t drain_start; /* when SIGTERM began the drain */
 	struct mw_enrolled_cg enrolled[MW_ENROLLED_MAX];
 	unsigned n_enrolled;
 	struct mw_cg_cache cg_cache[MW_CGROUP_CACHE];

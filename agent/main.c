@@ -382,7 +382,7 @@ static void finish(struct mw_daemon *d, int code)
 static int drain_check(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct mw_daemon *d = userdata;
-	uint64_t waited = mw_now_mono_usec() - d->start_mono; /* reset at drain start */
+	uint64_t waited = mw_now_mono_usec() - d->drain_start;
 
 	if (flows_active(d->flows) == 0) {
 		finish(d, 0);
@@ -415,7 +415,7 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 	flows_stop_accepting(d->flows);
 	log_notice("Draining %u flows (at most %llus)", flows_active(d->flows),
 		   (unsigned long long)(d->config->limits.drain_timeout_usec / 1000000ULL));
-	d->start_mono = mw_now_mono_usec();
+	d->drain_start = mw_now_mono_usec();
 	return sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 0, drain_check, d);
 }
 
