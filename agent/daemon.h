@@ -55,6 +55,7 @@ struct mw_daemon {
 	struct mw_cg_cache cg_cache[MW_CGROUP_CACHE];
 	unsigned cg_cache_next;
 	char inbound_err[MW_MAX_INBOUND][128]; /* why an inbound port is not served, "" if it is */
+	struct mw_inspect_env *inspect_env; /* NULL: no policy, no checkpoint */
 	bool draining;
 	int exit_code;
 };
@@ -72,6 +73,11 @@ void daemon_cgroup_describe(struct mw_daemon *d, uint64_t id, const char **ret_p
 struct mw_enrolled_cg *daemon_enrolled_find(struct mw_daemon *d, uint64_t id);
 void daemon_enrolled_add(struct mw_daemon *d, uint64_t id, const char *path,
 			 enum mw_enroll_source source);
+
+/* inspect_env.c */
+int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **ret,
+			    struct mw_diag *diag);
+void daemon_inspect_env_refresh(struct mw_inspect_env *e);
 
 /* main.c */
 /* Translate the config's capture section into kernel rules; fills errbuf on failure. */

@@ -40,6 +40,7 @@ struct mw_flows {
 	unsigned recent_next;
 	uint64_t next_id;
 	uint64_t netns_cookie;
+	bool inspecting; /* a checkpoint is configured: hold bytes until sniffed */
 	struct mw_flow_counters counters;
 };
 
@@ -120,6 +121,9 @@ static void flow_free(struct mw_flow *f)
 	free(f->up.data);
 	free(f->down.data);
 	f->up.data = f->down.data = NULL;
+	f->insp = inspect_free(f->insp);
+	bytes_free(&f->uout);
+	bytes_free(&f->cout);
 }
 
 static void flow_unlink(struct mw_flows *fl, struct mw_flow *f)
@@ -176,20 +180,32 @@ static void set_io(sd_event_source *s, uint32_t events)
 	sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
+/* Bytes waiting to go upstream, and to the client (the checkpoint's queues included). */
+static size_t pending_up(const struct mw_flow *f)
+{
+	return buf_len(&f->up) + f->uout.len;
+}
+
+static size_t pending_down(const struct mw_flow *f)
+{
+	return buf_len(&f->down) + f->cout.len;
+}
+
 static void flow_update_events(struct mw_flow *f)
 {
 	uint32_t down = 0, up = 0;
 
-	if (!f->eof_down && buf_room(&f->up) > 0)
+	if (!f->eof_down && !f->insp_close && buf_room(&f->up) > 0 &&
+	    f->uout.len < f->up.max)
 		down |= EPOLLIN;
-	if (buf_len(&f->down) > 0)
+	if (pending_down(f) > 0)
 		down |= EPOLLOUT;
 	if (f->state == MW_FLOW_CONNECTING) {
 		up = EPOLLOUT;
 	} else {
-		if (!f->eof_up && buf_room(&f->down) > 0)
+		if (!f->eof_up && buf_room(&f->down) > 0 && f->cout.len < f->down.max)
 			up |= EPOLLIN;
-		if (buf_len(&f->up) > 0)
+		if (pending_up(f) > 0)
 			up |= EPOLLOUT;
 	}
 	set_io(f->src_down, down);
@@ -236,6 +252,49 @@ static int relay_read(int fd, struct mw_relay_buf *b, uint64_t *count)
 			continue;
 		return errno == EAGAIN ? 0 : -errno;
 	}
+}
+
+static int bytes_write(int fd, struct mw_bytes *b)
+{
+	while (b->len > 0) {
+		ssize_t n = send(fd, b->data, b->len, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			bytes_consume(b, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && errno == EAGAIN ? 0 : -errno;
+	}
+	return 0;
+}
+
+/* Checkpoint flows: what was read is handed to the checkpoint, which queues what may go
+ * on (uout: whole allowed requests; cout: responses, and its own replies in their turn). */
+static int inspect_feed(struct mw_flow *f)
+{
+	int r = 0;
+
+	if (!f->insp && f->proto == MW_PROTO_HTTP1 && f->owner->ops.inspect && !f->insp_tried) {
+		f->insp_tried = true;
+		r = f->owner->ops.inspect(f->owner->userdata, f, &f->insp);
+		if (r < 0)
+			return r;
+	}
+	if (!f->insp)
+		return 0;
+	if (buf_len(&f->up)) {
+		r = inspect_client(f->insp, f->up.data + f->up.start, buf_len(&f->up), &f->uout,
+				   &f->cout, &f->insp_close);
+		f->up.start = f->up.end = 0;
+	}
+	if (r == 0 && buf_len(&f->down)) {
+		r = inspect_server(f->insp, f->down.data + f->down.start, buf_len(&f->down),
+				   &f->cout);
+		f->down.start = f->down.end = 0;
+	}
+	return r;
 }
 
 static int relay_write(int fd, struct mw_relay_buf *b)
@@ -295,8 +354,18 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 		if (r == 1)
 			f->eof_down = true;
 	}
+	if (f->proto == MW_PROTO_HTTP1 || f->insp) {
+		r = inspect_feed(f);
+		if (r < 0)
+			return flow_err(f, "checkpoint", r);
+	}
+	/* with a checkpoint configured, nothing goes upstream before the protocol is known */
+	if (f->proto == MW_PROTO_UNKNOWN && f->owner->inspecting && !f->eof_down) {
+		flow_update_events(f);
+		return;
+	}
 	if (f->state != MW_FLOW_CONNECTING) {
-		r = relay_write(f->fd_up, &f->up);
+		r = f->insp ? bytes_write(f->fd_up, &f->uout) : relay_write(f->fd_up, &f->up);
 		if (r < 0)
 			return flow_err(f, "upstream write", r);
 		if (readable_up && !f->eof_up) {
@@ -307,16 +376,23 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 			f->owner->counters.bytes_down += f->bytes_down - before;
 			if (r == 1)
 				f->eof_up = true;
+			if (f->insp) {
+				r = inspect_feed(f);
+				if (r < 0)
+					return flow_err(f, "checkpoint", r);
+			}
 		}
-		if (f->eof_down && !f->shut_up && buf_len(&f->up) == 0) {
+		if (f->eof_down && !f->shut_up && pending_up(f) == 0) {
 			shutdown(f->fd_up, SHUT_WR);
 			f->shut_up = true;
 		}
 	}
-	r = relay_write(f->fd_down, &f->down);
+	r = f->insp ? bytes_write(f->fd_down, &f->cout) : relay_write(f->fd_down, &f->down);
 	if (r < 0)
 		return flow_err(f, "client write", r);
-	if (f->eof_up && !f->shut_down && buf_len(&f->down) == 0) {
+	if (f->insp_close && f->cout.len == 0)
+		return flow_close(f, "closed by the checkpoint after its reply");
+	if (f->eof_up && !f->shut_down && pending_down(f) == 0) {
 		shutdown(f->fd_down, SHUT_WR);
 		f->shut_down = true;
 	}
@@ -383,7 +459,7 @@ static int flow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	if (now >= deadline) {
 		/* no byte moved either way: idle, or stalled on a peer that stopped reading
 		 * (TCP alone would hold a zero-window peer forever) */
-		if (buf_len(&f->up) || buf_len(&f->down)) {
+		if (pending_up(f) || pending_down(f)) {
 			set_abortive(f->fd_down);
 			set_abortive(f->fd_up);
 			flow_close(f, "stalled: a peer stopped reading");
@@ -698,6 +774,16 @@ int flows_new(sd_event *event, struct mw_loader *loader, const struct mw_flows_l
 	close(fd);
 	*ret = fl;
 	return 0;
+}
+
+void flows_set_inspecting(struct mw_flows *fl, bool on)
+{
+	fl->inspecting = on;
+}
+
+void *flows_userdata(const struct mw_flow *f)
+{
+	return f->owner->userdata;
 }
 
 void flows_set_limits(struct mw_flows *fl, const struct mw_flows_limits *limits)

@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "mcpwarden/abi.h"
+#include "inspect.h"
 #include "sniff.h"
 
 #define MW_FLOWS_RECENT 256 /* closed flows remembered for `mcpwarden flows --all` */
@@ -56,6 +57,12 @@ struct mw_flow {
 	size_t sniff_len;
 	enum mw_proto proto;
 	char reason[96]; /* why it closed */
+	/* the MCP checkpoint, on HTTP/1.1 flows when a policy is configured: client bytes go
+	 * through it into uout, upstream bytes into cout */
+	struct mw_inspect *insp;
+	struct mw_bytes uout, cout;
+	bool insp_close; /* end the flow once cout is written */
+	bool insp_tried;
 	struct mw_flows *owner;
 	struct mw_flow *prev, *next;
 };
@@ -70,6 +77,9 @@ struct mw_flows_ops {
 	void (*closed)(void *userdata, const struct mw_flow *f);
 	/* a flow refused before relaying (limit reached, no origin, ...) */
 	void (*refused)(void *userdata, const struct mw_flow *f);
+	/* a flow that turned out to speak HTTP/1.1: its checkpoint (NULL: none configured);
+	 * an error ends the flow, it is never relayed unchecked */
+	int (*inspect)(void *userdata, const struct mw_flow *f, struct mw_inspect **ret);
 };
 
 struct mw_flows_limits {
@@ -86,6 +96,9 @@ int flows_new(sd_event *event, struct mw_loader *loader, const struct mw_flows_l
 	      const struct mw_flows_ops *ops, void *userdata, struct mw_flows **ret);
 struct mw_flows *flows_free(struct mw_flows *fl);
 void flows_set_limits(struct mw_flows *fl, const struct mw_flows_limits *limits);
+/* With a checkpoint configured, client bytes wait until the protocol is known. */
+void flows_set_inspecting(struct mw_flows *fl, bool on);
+void *flows_userdata(const struct mw_flow *f);
 
 /* Serve a listening socket: outbound (captured connects) or inbound (a taken-over port
  * relayed to the gateway's moved listener). The flows module owns fd afterwards. */

@@ -453,6 +453,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	struct mw_config *c = NULL;
 	struct mw_flows_limits lim;
 	struct mw_capture_entry rules[MW_CAPTURE_RULES_MAX];
+	struct mw_inspect_env *env = NULL;
 	struct mw_log_fields lf = {};
 	struct mw_diag diag;
 	char buf[1024];
@@ -477,6 +478,21 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 		sd_notify(false, "READY=1");
 		return 0;
 	}
+	r = daemon_inspect_env_load(c, &env, &diag);
+	if (r < 0) {
+		log_fields_add(&lf, "MCPW_DECISION", "kept");
+		log_event(LOG_ERR, MW_MID_CONFIG, &lf,
+			  "Reload failed, keeping the running configuration: %s",
+			  mw_diag_format(&diag, buf, sizeof(buf)));
+		config_free(c);
+		sd_notify(false, "READY=1");
+		return 0;
+	}
+	daemon_inspect_env_refresh(env);
+	/* flows in progress keep the policy they started with (they hold a reference) */
+	inspect_env_unref(d->inspect_env);
+	d->inspect_env = env;
+	flows_set_inspecting(d->flows, env != NULL);
 	keep_restart_only(d->config, c);
 	config_free(d->config);
 	d->config = c;
@@ -571,6 +587,7 @@ static int start(struct mw_daemon *d)
 	r = flows_new(d->event, d->loader, &lim, &daemon_flow_ops, d, &d->flows);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up flows");
+	flows_set_inspecting(d->flows, d->inspect_env != NULL);
 	r = open_listeners(d);
 	if (r < 0)
 		return r;
@@ -602,6 +619,7 @@ static int start(struct mw_daemon *d)
 	r = caps_drop_except(NULL, 0);
 	if (r < 0)
 		return log_error_errno(r, "Failed to drop capabilities");
+	daemon_inspect_env_refresh(d->inspect_env); /* the IdPs' keys, fetched unprivileged */
 	sd_event_set_watchdog(d->event, true);
 	sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 10 * 1000000ULL, 0,
 				   on_status_timer, d);
@@ -642,6 +660,13 @@ int main(int argc, char **argv)
 		log_error("Bad configuration: %s", mw_diag_format(&diag, buf, sizeof(buf)));
 		return 2;
 	}
+	if (r == 0)
+		r = daemon_inspect_env_load(d.config, &d.inspect_env, &diag);
+	if (r < 0) {
+		log_error("Bad configuration: %s", mw_diag_format(&diag, buf, sizeof(buf)));
+		config_free(d.config);
+		return 2;
+	}
 	if (arg_check) {
 		printf("%s: configuration OK\n",
 		       d.config->path[0] ? d.config->path : "(built-in defaults)");
@@ -668,6 +693,7 @@ int main(int argc, char **argv)
 	flows_free(d.flows);
 	priv_stop(&d.priv);
 	loader_free(d.loader);
+	inspect_env_unref(d.inspect_env);
 	sd_event_unref(d.event);
 	config_free(d.config);
 	return r < 0 ? 1 : d.exit_code;

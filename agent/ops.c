@@ -160,10 +160,69 @@ static void on_flow_refused(void *userdata, const struct mw_flow *f)
 		  f->reason);
 }
 
+static void on_decision(void *userdata, const struct mw_inspect_event *ev)
+{
+	const struct mw_flow *f = userdata;
+	struct mw_daemon *d = flows_userdata(f);
+	struct mw_log_fields lf = {};
+
+	flow_fields(d, f, &lf);
+	log_fields_add(&lf, "MCPW_SUB", "%s", ev->sub);
+	log_fields_add(&lf, "MCPW_GROUPS", "%s", ev->groups);
+	log_fields_add(&lf, "MCPW_TOKEN_SHA256", "%s", ev->token_sha256);
+	log_fields_add(&lf, "MCPW_METHOD", "%s", ev->method);
+	log_fields_add(&lf, "MCPW_TOOL", "%s", ev->tool);
+	log_fields_add(&lf, "MCPW_DECISION", "%s", ev->decision);
+	log_fields_add(&lf, "MCPW_RULE", "%s", ev->rule);
+	log_fields_add(&lf, "MCPW_REASON", "%s", ev->reason);
+	log_event(strcmp(ev->decision, "allow") ? LOG_WARNING : LOG_INFO, MW_MID_DECISION, &lf,
+		  "%s %s%s%s by '%s': %s", f->name, ev->method[0] ? ev->method : "request",
+		  ev->tool[0] ? " " : "", ev->tool, ev->sub[0] ? ev->sub : "(no token)",
+		  ev->decision);
+}
+
+/* An HTTP/1.1 flow meets the checkpoint when a policy is configured. */
+static int on_flow_inspect(void *userdata, const struct mw_flow *f, struct mw_inspect **ret)
+{
+	struct mw_daemon *d = userdata;
+	struct mw_inspect_flow fl = { .uid = -1 };
+	const char *path, *unit;
+	char host[64] = "", comm[MW_COMM_LEN + 1] = "";
+	uint16_t port = 0;
+
+	*ret = NULL;
+	if (!d->inspect_env)
+		return 0;
+	daemon_cgroup_describe(d, f->origin.cgroup_id, &path, &unit);
+	if (f->target.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&f->target;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (f->target.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)&f->target;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+	}
+	if (f->dir == MW_FLOW_OUTBOUND && f->have_origin) {
+		memcpy(comm, f->origin.comm, MW_COMM_LEN);
+		fl.uid = f->origin.uid;
+	}
+	fl.unit = unit;
+	fl.comm = comm;
+	fl.cgroup = path;
+	fl.host = host;
+	fl.port = port;
+	fl.direction = f->dir == MW_FLOW_INBOUND ? MW_POLICY_DIR_INBOUND : MW_POLICY_DIR_OUTBOUND;
+	return inspect_new(d->inspect_env, &fl, on_decision, (void *)f, ret);
+}
+
 const struct mw_flows_ops daemon_flow_ops = {
 	.opened = on_flow_opened,
 	.closed = on_flow_closed,
 	.refused = on_flow_refused,
+	.inspect = on_flow_inspect,
 };
 
 struct flows_ctx {

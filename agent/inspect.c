@@ -1,0 +1,501 @@
+/* inspect.c: see inspect.h. */
+#include "inspect.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "http1.h"
+#include "jwt.h"
+#include "mcp.h"
+#include "oidc.h"
+#include "util.h"
+
+#define INSPECT_MAX_TOKEN MW_JWT_MAX_TOKEN_BYTES
+#define INSPECT_SMALL_FIELD 256
+
+/* Replies and forwarded requests in request order: a response from upstream completes the
+ * first forwarded slot; replies at the head of the queue are then due. */
+struct slot {
+	struct slot *next;
+	char *reply; /* NULL: a request forwarded upstream */
+	size_t len;
+};
+
+struct mw_inspect {
+	struct mw_inspect_env *env;
+	char unit[256], comm[32], cgroup[1024], host[64];
+	struct mw_inspect_flow flow;
+	mw_inspect_report_fn report;
+	void *userdata;
+	struct http1_parser *req, *resp;
+	bool resp_broken;
+	struct mw_bytes held; /* wire bytes of the request being received */
+	struct mw_bytes body; /* its payload */
+	/* from the head, copied: the parser's head does not outlive the message */
+	enum http1_method method;
+	char *token; /* Bearer token, wiped on free */
+	bool token_present;
+	char accept[INSPECT_SMALL_FIELD], session[INSPECT_SMALL_FIELD];
+	struct slot *first, *last;
+	bool closing;
+};
+
+struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e)
+{
+	if (e)
+		__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
+struct mw_inspect_env *inspect_env_unref(struct mw_inspect_env *e)
+{
+	if (!e || __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return NULL;
+	policy_unref(e->policy);
+	oidc_free(e->oidc);
+	free(e);
+	return NULL;
+}
+
+int bytes_append(struct mw_bytes *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		uint8_t *d;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		d = realloc(b->data, cap);
+		if (!d)
+			return -ENOMEM;
+		b->data = d;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+void bytes_consume(struct mw_bytes *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+}
+
+void bytes_free(struct mw_bytes *b)
+{
+	free(b->data);
+	*b = (struct mw_bytes){};
+}
+
+static void copy_field(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+int inspect_new(struct mw_inspect_env *env, const struct mw_inspect_flow *flow,
+		mw_inspect_report_fn report, void *userdata, struct mw_inspect **ret)
+{
+	struct mw_inspect *in = calloc(1, sizeof(*in));
+	int r;
+
+	if (!in)
+		return -ENOMEM;
+	in->env = inspect_env_ref(env);
+	copy_field(in->unit, sizeof(in->unit), flow->unit);
+	copy_field(in->comm, sizeof(in->comm), flow->comm);
+	copy_field(in->cgroup, sizeof(in->cgroup), flow->cgroup);
+	copy_field(in->host, sizeof(in->host), flow->host);
+	in->flow = *flow;
+	in->flow.unit = in->unit[0] ? in->unit : NULL;
+	in->flow.comm = in->comm[0] ? in->comm : NULL;
+	in->flow.cgroup = in->cgroup[0] ? in->cgroup : NULL;
+	in->flow.host = in->host[0] ? in->host : NULL;
+	in->report = report;
+	in->userdata = userdata;
+	r = http1_parser_new(HTTP1_REQUEST, NULL, &in->req);
+	if (r == 0)
+		r = http1_parser_new(HTTP1_RESPONSE, NULL, &in->resp);
+	if (r < 0) {
+		inspect_free(in);
+		return r;
+	}
+	*ret = in;
+	return 0;
+}
+
+static void token_clear(struct mw_inspect *in)
+{
+	if (in->token) {
+		explicit_bzero(in->token, strlen(in->token));
+		free(in->token);
+	}
+	in->token = NULL;
+	in->token_present = false;
+}
+
+struct mw_inspect *inspect_free(struct mw_inspect *in)
+{
+	if (!in)
+		return NULL;
+	while (in->first) {
+		struct slot *s = in->first;
+
+		in->first = s->next;
+		free(s->reply);
+		free(s);
+	}
+	token_clear(in);
+	http1_parser_free(in->req);
+	http1_parser_free(in->resp);
+	bytes_free(&in->held);
+	bytes_free(&in->body);
+	inspect_env_unref(in->env);
+	free(in);
+	return NULL;
+}
+
+size_t inspect_held(const struct mw_inspect *in)
+{
+	return in->held.len;
+}
+
+static int slot_push(struct mw_inspect *in, char *reply, size_t len)
+{
+	struct slot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->reply = reply;
+	s->len = len;
+	if (in->last)
+		in->last->next = s;
+	else
+		in->first = s;
+	in->last = s;
+	return 0;
+}
+
+/* Replies at the head of the queue go out now. */
+static int slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
+{
+	while (in->first && in->first->reply) {
+		struct slot *s = in->first;
+		int r = bytes_append(to_client, s->reply, s->len);
+
+		if (r < 0)
+			return r;
+		in->first = s->next;
+		if (!in->first)
+			in->last = NULL;
+		free(s->reply);
+		free(s);
+	}
+	return 0;
+}
+
+/* A reply of ours, in its turn: at once when nothing forwarded is still unanswered. */
+static int reply(struct mw_inspect *in, char *buf, size_t len, struct mw_bytes *to_client)
+{
+	int r = slot_push(in, buf, len);
+
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	return slots_flush(in, to_client);
+}
+
+static void report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+		   const char *method, const char *tool, const char *decision, const char *rule,
+		   const char *reason)
+{
+	char groups[1024] = "";
+	struct mw_inspect_event ev;
+	size_t n = 0;
+
+	for (size_t i = 0; claims && i < claims->n_groups && n < sizeof(groups); i++)
+		n += (size_t)snprintf(groups + n, sizeof(groups) - n, "%s%s", i ? "," : "",
+				      claims->groups[i]);
+	ev = (struct mw_inspect_event){
+		.sub = claims ? claims->sub : "",
+		.groups = groups,
+		.token_sha256 = claims ? claims->token_sha256 : "",
+		.method = method ? method : "",
+		.tool = tool ? tool : "",
+		.decision = decision,
+		.rule = rule ? rule : "",
+		.reason = reason ? reason : "",
+	};
+	if (in->report)
+		in->report(in->userdata, &ev);
+}
+
+/* Who asks: a verified token, or none. -EACCES: a token is required or bad. */
+static int identify(struct mw_inspect *in, struct mw_jwt_claims **ret, char *why, size_t size)
+{
+	int r;
+
+	*ret = NULL;
+	if (!in->token_present) {
+		if (!in->env->require_token)
+			return 0;
+		snprintf(why, size, "a bearer token is required");
+		return -EACCES;
+	}
+	if (!in->env->oidc) {
+		snprintf(why, size, "no token issuer is configured");
+		return -EACCES;
+	}
+	r = oidc_verify(in->env->oidc, in->token, strlen(in->token), (uint64_t)time(NULL), ret,
+			why, size);
+	return r < 0 ? -EACCES : 0;
+}
+
+static int reply_http_error(struct mw_inspect *in, int status, const char *text,
+			    struct mw_bytes *to_client)
+{
+	char *buf;
+	int n = asprintf(&buf,
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n%s\n",
+			 status, status == 413 ? "Content Too Large"
+				 : status == 431 ? "Request Header Fields Too Large"
+				 : status == 501 ? "Not Implemented"
+				 : status == 505 ? "HTTP Version Not Supported"
+						 : "Bad Request",
+			 strlen(text) + 1, text);
+
+	if (n < 0)
+		return -ENOMEM;
+	in->closing = true;
+	return reply(in, buf, (size_t)n, to_client);
+}
+
+static void fill_request(struct mw_inspect *in, const struct mw_jwt_claims *c,
+			 struct mw_policy_request *req)
+{
+	*req = (struct mw_policy_request){
+		.sub = c ? c->sub : NULL,
+		.email = c && c->email[0] ? c->email : NULL,
+		.groups = c ? (const char *const *)c->groups : NULL,
+		.n_groups = c ? c->n_groups : 0,
+		.token_present = c != NULL,
+		.workload = { in->flow.unit, in->flow.uid, in->flow.comm, in->flow.cgroup },
+		.host = in->flow.host,
+		.port = in->flow.port,
+		.direction = in->flow.direction,
+	};
+}
+
+/* A whole request: forward it, or answer it ourselves. */
+static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw_bytes *to_client)
+{
+	_cleanup_(mcp_body_freep) struct mcp_body *body = NULL;
+	struct mw_jwt_claims *claims = NULL;
+	struct mcp_parse_error perr;
+	struct mw_policy_request req;
+	const char *deny_rule = NULL, *deny_reason = NULL;
+	bool denied = false, review = false;
+	char why[256];
+	int r;
+
+	r = identify(in, &claims, why, sizeof(why));
+	if (r < 0) {
+		char *buf;
+		size_t len;
+
+		report(in, NULL, NULL, NULL, "unauthenticated", NULL, why);
+		r = mcp_http_unauthorized(why, NULL, false, &buf, &len);
+		return r < 0 ? r : reply(in, buf, len, to_client);
+	}
+	if (in->method == HTTP1_M_POST && in->body.len > 0) {
+		r = mcp_parse(in->body.data, in->body.len, MCP_FROM_CLIENT, NULL, &body, &perr);
+		if (r < 0) {
+			report(in, claims, NULL, NULL, "malformed", NULL, perr.text);
+			jwt_claims_free(claims);
+			return reply_http_error(in, 400, perr.text, to_client);
+		}
+		fill_request(in, claims, &req);
+		for (size_t i = 0; i < body->n; i++) {
+			const struct mcp_message *m = &body->msgs[i];
+			struct mw_policy_decision d;
+
+			if (m->kind != MCP_REQUEST && m->kind != MCP_NOTIFICATION)
+				continue;
+			req.method = m->method;
+			req.tool = m->tool;
+			req.args = m->arguments;
+			policy_eval(in->env->policy, &req, &d);
+			report(in, claims, m->method, m->tool, policy_action_str(d.action),
+			       d.rule_name, d.reason);
+			if (d.action != MW_POLICY_ALLOW && !denied) {
+				denied = true;
+				review = d.action == MW_POLICY_REVIEW;
+				deny_rule = d.rule_name;
+				deny_reason = d.reason;
+			}
+		}
+	}
+	jwt_claims_free(claims);
+	if (denied) {
+		struct mcp_denial den = { .rule = deny_rule, .reason = deny_reason };
+		struct mcp_http_opts o = { .framing = mcp_framing_for_accept(in->accept),
+					   .session_id = in->session[0] ? in->session : NULL };
+		_cleanup_(json_decrefp) json_t *j = NULL;
+		char *buf;
+		size_t len;
+
+		r = mcp_error_reply(body, MCP_ERR_DENIED_POLICY,
+				    review ? "approval required" : "denied by policy", &den, &j);
+		if (r == 0)
+			r = mcp_http_reply(j, &o, &buf, &len);
+		return r < 0 ? r : reply(in, buf, len, to_client);
+	}
+	r = bytes_append(to_upstream, in->held.data, in->held.len);
+	if (r == 0 && !in->resp_broken)
+		r = http1_parser_push_request(in->resp, in->method);
+	if (r == 0 && !in->resp_broken)
+		r = slot_push(in, NULL, 0);
+	return r;
+}
+
+static void head_copy(struct mw_inspect *in)
+{
+	const struct http1_head *h = http1_parser_head(in->req);
+	const struct http1_header *f;
+
+	in->method = h->method_id;
+	token_clear(in);
+	in->accept[0] = in->session[0] = 0;
+	f = http1_find(h->headers, h->n_headers, "authorization", NULL);
+	if (f && f->value.len > 7 && strncasecmp(f->value.p, "Bearer ", 7) == 0 &&
+	    f->value.len - 7 <= INSPECT_MAX_TOKEN) {
+		in->token = strndup(f->value.p + 7, f->value.len - 7);
+		in->token_present = in->token != NULL;
+	} else if (f) {
+		in->token_present = true; /* present but not a bearer token: invalid */
+		in->token = strdup("");
+	}
+	f = http1_find(h->headers, h->n_headers, "accept", NULL);
+	if (f && f->value.len < sizeof(in->accept))
+		snprintf(in->accept, sizeof(in->accept), "%.*s", (int)f->value.len, f->value.p);
+	f = http1_find(h->headers, h->n_headers, "mcp-session-id", NULL);
+	if (f && f->value.len < sizeof(in->session))
+		snprintf(in->session, sizeof(in->session), "%.*s", (int)f->value.len, f->value.p);
+}
+
+int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
+		   struct mw_bytes *to_upstream, struct mw_bytes *to_client, bool *ret_close)
+{
+	int r = 0;
+
+	/* an event can come with no input left (the end of a body): parse until NONE */
+	while (!in->closing) {
+		struct http1_event ev;
+
+		r = http1_parse(in->req, buf, len, &ev);
+		if (r < 0) {
+			enum http1_error e = http1_parser_error(in->req);
+
+			report(in, NULL, NULL, NULL, "malformed", NULL, http1_error_str(e));
+			r = reply_http_error(in, http1_error_status(HTTP1_REQUEST, e),
+					     http1_error_str(e), to_client);
+			break;
+		}
+		if (in->held.len + ev.consumed > MW_INSPECT_MAX_REQUEST) {
+			r = reply_http_error(in, 413, "request too large to hold", to_client);
+			break;
+		}
+		r = bytes_append(&in->held, buf, ev.consumed);
+		if (r < 0)
+			break;
+		buf += ev.consumed;
+		len -= ev.consumed;
+		if (ev.type == HTTP1_EV_NONE)
+			break;
+		if (ev.type == HTTP1_EV_HEAD) {
+			const struct http1_head *h = http1_parser_head(in->req);
+
+			if (h->flags & HTTP1_HEAD_UPGRADE) {
+				r = reply_http_error(in, 501, "protocol upgrades are not inspected",
+						     to_client);
+				break;
+			}
+			head_copy(in);
+			if (h->flags & HTTP1_HEAD_EXPECT_CONTINUE) {
+				/* the request is held until whole: let the client send the body */
+				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+				if (!in->first) /* interim replies only between messages */
+					r = bytes_append(to_client, cont, sizeof(cont) - 1);
+			}
+		} else if (ev.type == HTTP1_EV_BODY) {
+			r = bytes_append(&in->body, ev.data, ev.len);
+		} else if (ev.type == HTTP1_EV_DONE) {
+			r = decide(in, to_upstream, to_client);
+			in->held.len = in->body.len = 0;
+			token_clear(in);
+			if (ev.flags & HTTP1_DONE_CLOSE)
+				break;
+		}
+		if (r < 0)
+			break;
+	}
+	*ret_close = in->closing;
+	return r;
+}
+
+int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
+		   struct mw_bytes *to_client)
+{
+	int r;
+
+	for (;;) {
+		struct http1_event ev;
+
+		if (in->resp_broken)
+			return bytes_append(to_client, buf, len);
+		r = http1_parse(in->resp, buf, len, &ev);
+		if (r < 0) {
+			/* not HTTP we can follow: pass it on, and our replies with it */
+			in->resp_broken = true;
+			while (in->first && !in->first->reply) {
+				struct slot *s = in->first;
+
+				in->first = s->next;
+				free(s);
+			}
+			if (!in->first)
+				in->last = NULL;
+			r = slots_flush(in, to_client);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = bytes_append(to_client, buf, ev.consumed);
+		if (r < 0)
+			return r;
+		buf += ev.consumed;
+		len -= ev.consumed;
+		if (ev.type == HTTP1_EV_NONE)
+			return 0;
+		if (ev.type == HTTP1_EV_DONE && !(ev.flags & HTTP1_DONE_INTERIM) && in->first &&
+		    !in->first->reply) {
+			struct slot *s = in->first;
+
+			in->first = s->next;
+			if (!in->first)
+				in->last = NULL;
+			free(s);
+			r = slots_flush(in, to_client);
+			if (r < 0)
+				return r;
+		}
+	}
+}

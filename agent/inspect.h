@@ -1,0 +1,87 @@
+/* inspect.h: the MCP checkpoint on one HTTP/1.1 flow.
+ *
+ * The relay hands it every byte the client sends; it parses them as HTTP/1.1 requests
+ * (strictly: a malformed request is answered 400/413/431/501 and the connection closes,
+ * nothing malformed is forwarded), holds each request until it is whole, reads its MCP
+ * JSON-RPC body, establishes who asks (a Bearer JWT verified against the configured OIDC
+ * issuers, plus the workload from the flow's origin) and asks the policy.  Allowed
+ * requests are released to the upstream byte for byte; denied ones never leave: the client
+ * gets a JSON-RPC error (-32010, data {rule, reason}) in the framing it accepts, or a 401
+ * when a required token is missing or invalid.  It also reads the responses, only to keep
+ * its own replies in order with the upstream's on a keep-alive connection.
+ *
+ * Pure apart from the clock: bytes in, bytes out, decisions reported through a callback. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+struct mw_oidc;
+
+/* What the agent decides with: shared by all flows, replaced as a whole on reload (flows
+ * keep the one they started with). */
+struct mw_inspect_env {
+	int refs;
+	struct mw_policy *policy; /* owned reference */
+	struct mw_oidc *oidc;	  /* owned; NULL without "identity" */
+	bool require_token;
+};
+
+struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e);
+struct mw_inspect_env *inspect_env_unref(struct mw_inspect_env *e);
+
+/* Where the flow comes from and goes: the workload part of the identity, and the target. */
+struct mw_inspect_flow {
+	const char *unit, *comm, *cgroup;
+	int64_t uid; /* -1 when unknown (inbound) */
+	const char *host;
+	uint16_t port;
+	enum mw_policy_direction direction;
+};
+
+/* One decision, for the journal. */
+struct mw_inspect_event {
+	const char *sub;    /* "" without a token */
+	const char *groups; /* comma-separated */
+	const char *token_sha256;
+	const char *method, *tool;
+	const char *decision; /* "allow", "deny", "review", "unauthenticated", "malformed" */
+	const char *rule;
+	const char *reason;
+};
+
+typedef void (*mw_inspect_report_fn)(void *userdata, const struct mw_inspect_event *ev);
+
+/* A growable byte queue the checkpoint appends to. */
+struct mw_bytes {
+	uint8_t *data;
+	size_t len, cap;
+};
+int bytes_append(struct mw_bytes *b, const void *p, size_t n);
+void bytes_consume(struct mw_bytes *b, size_t n);
+void bytes_free(struct mw_bytes *b);
+
+#define MW_INSPECT_MAX_REQUEST (8u * 1024 * 1024 + 64 * 1024) /* held bytes of one request */
+
+struct mw_inspect;
+
+int inspect_new(struct mw_inspect_env *env, const struct mw_inspect_flow *flow,
+		mw_inspect_report_fn report, void *userdata, struct mw_inspect **ret);
+struct mw_inspect *inspect_free(struct mw_inspect *in);
+
+/* Client bytes: whole allowed requests are appended to to_upstream, replies the agent
+ * sends instead to to_client (now, or once the responses before them are complete).
+ * *ret_close is set when the connection must end once to_client is written. */
+int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
+		   struct mw_bytes *to_upstream, struct mw_bytes *to_client, bool *ret_close);
+
+/* Upstream bytes, already queued for the client: observed to count responses; replies
+ * held for ordering are appended to to_client once their turn comes. */
+int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
+		   struct mw_bytes *to_client);
+
+/* Requests held (a request is being received or decided). */
+size_t inspect_held(const struct mw_inspect *in);
