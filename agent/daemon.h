@@ -77,7 +77,8 @@ void daemon_enrolled_add(struct mw_daemon *d, uint64_t id, const char *path,
 /* inspect_env.c */
 int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **ret,
 			    struct mw_diag *diag);
-void daemon_inspect_env_refresh(struct mw_inspect_env *e);
+int daemon_inspect_env_start(struct mw_inspect_env *e);
+void daemon_inspect_env_stop(struct mw_inspect_env *e);
 
 /* main.c */
 /* Translate the config's capture section into kernel rules; fills errbuf on failure. */

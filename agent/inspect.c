@@ -254,6 +254,8 @@ static int identify(struct mw_inspect *in, struct mw_jwt_claims **ret, char *why
 	}
 	r = oidc_verify(in->env->oidc, in->token, strlen(in->token), (uint64_t)time(NULL), ret,
 			why, size);
+	if (r == -ENOKEY && in->env->keys_wanted)
+		in->env->keys_wanted(in->env); /* the IdP may have rotated its keys */
 	return r < 0 ? -EACCES : 0;
 }
 

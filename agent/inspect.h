@@ -28,6 +28,9 @@ struct mw_inspect_env {
 	struct mw_policy *policy; /* owned reference */
 	struct mw_oidc *oidc;	  /* owned; NULL without "identity" */
 	bool require_token;
+	/* wakes the key refresher early (a token named an unknown kid); may be NULL */
+	void (*keys_wanted)(struct mw_inspect_env *e);
+	void *refresher;
 };
 
 struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e);

@@ -488,8 +488,10 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 		sd_notify(false, "READY=1");
 		return 0;
 	}
-	daemon_inspect_env_refresh(env);
+	if (daemon_inspect_env_start(env) < 0)
+		log_error("Cannot start the key refresher: identity keys are fetched only on reload");
 	/* flows in progress keep the policy they started with (they hold a reference) */
+	daemon_inspect_env_stop(d->inspect_env);
 	inspect_env_unref(d->inspect_env);
 	d->inspect_env = env;
 	flows_set_inspecting(d->flows, env != NULL);
@@ -619,7 +621,9 @@ static int start(struct mw_daemon *d)
 	r = caps_drop_except(NULL, 0);
 	if (r < 0)
 		return log_error_errno(r, "Failed to drop capabilities");
-	daemon_inspect_env_refresh(d->inspect_env); /* the IdPs' keys, fetched unprivileged */
+	r = daemon_inspect_env_start(d->inspect_env); /* the IdPs' keys, fetched unprivileged */
+	if (r < 0)
+		return log_error_errno(r, "Failed to start the key refresher");
 	sd_event_set_watchdog(d->event, true);
 	sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 10 * 1000000ULL, 0,
 				   on_status_timer, d);
@@ -693,6 +697,7 @@ int main(int argc, char **argv)
 	flows_free(d.flows);
 	priv_stop(&d.priv);
 	loader_free(d.loader);
+	daemon_inspect_env_stop(d.inspect_env);
 	inspect_env_unref(d.inspect_env);
 	sd_event_unref(d.event);
 	config_free(d.config);
