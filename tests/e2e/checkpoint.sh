@@ -76,3 +76,18 @@ check_eq "CL.TE smuggling through the checkpoint: 400" "HTTP/1.1 400 Bad Request
 sleep 0.3
 check_eq "and nothing reached the server" "$p2" "$(posts)"
 check_match "the malformed request is logged" "MCPW_DECISION=malformed" "$(cat "$T_DIR/agent.log")"
+
+# explain agrees with what happened
+out=$("$BUILD/mcpwarden" policy explain --config "$cfg" --sub bob --groups eng --method tools/call --tool echo 2>&1)
+rc=$?
+check_eq "policy explain: bob's echo is denied (exit 1)" 1 "$rc"
+check_match "policy explain names the same rule" "default" "$out"
+out=$("$BUILD/mcpwarden" policy explain --config "$cfg" --sub alice --groups finance --method tools/call --tool echo 2>&1)
+check_match "policy explain: alice's echo is allowed by the same rule as in the journal" "finance may echo" "$out"
+
+# SIGHUP with a new policy: bob may now echo
+sed -i 's/"groups": \["finance"\]/"groups": ["finance", "eng"]/' "$cfg"
+kill -HUP "$AGENT_PID"
+sleep 0.5
+out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3001/mcp --echo-bytes 100 --token "$BOB")
+check_eq "after a reload with a new policy bob's call passes" true "$(jq -r .match <<<"$out")"
