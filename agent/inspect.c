@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "http1.h"
+#include "inspect_tools.h"
 #include "jwt.h"
 #include "mcp.h"
 #include "oidc.h"
@@ -19,7 +20,16 @@ struct slot {
 	struct slot *next;
 	char *reply; /* NULL: a request forwarded upstream */
 	size_t len;
+	bool tools_list;		/* forwarded, and asked for tools/list */
+	struct mw_jwt_claims *claims; /* who asked, to filter the list (owned) */
 };
+
+static void slot_free(struct slot *s)
+{
+	free(s->reply);
+	jwt_claims_free(s->claims);
+	free(s);
+}
 
 struct mw_inspect {
 	struct mw_inspect_env *env;
@@ -38,6 +48,10 @@ struct mw_inspect {
 	char accept[INSPECT_SMALL_FIELD], session[INSPECT_SMALL_FIELD];
 	struct slot *first, *last;
 	bool closing;
+	char server[80]; /* host:port, the key of the rug-pull table */
+	/* a tools/list response being held whole */
+	bool capturing, capture_sse;
+	struct mw_bytes rhead, rbody;
 };
 
 struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e)
@@ -53,6 +67,7 @@ struct mw_inspect_env *inspect_env_unref(struct mw_inspect_env *e)
 		return NULL;
 	policy_unref(e->policy);
 	oidc_free(e->oidc);
+	tool_tables_free(e->tools);
 	free(e);
 	return NULL;
 }
@@ -118,6 +133,8 @@ int inspect_new(struct mw_inspect_env *env, const struct mw_inspect_flow *flow,
 	in->flow.host = in->host[0] ? in->host : NULL;
 	in->report = report;
 	in->userdata = userdata;
+	snprintf(in->server, sizeof(in->server), flow->host && strchr(flow->host, ':') ? "[%s]:%u" : "%s:%u",
+		 in->host, flow->port);
 	r = http1_parser_new(HTTP1_REQUEST, NULL, &in->req);
 	if (r == 0)
 		r = http1_parser_new(HTTP1_RESPONSE, NULL, &in->resp);
@@ -147,10 +164,11 @@ struct mw_inspect *inspect_free(struct mw_inspect *in)
 		struct slot *s = in->first;
 
 		in->first = s->next;
-		free(s->reply);
-		free(s);
+		slot_free(s);
 	}
 	token_clear(in);
+	bytes_free(&in->rhead);
+	bytes_free(&in->rbody);
 	http1_parser_free(in->req);
 	http1_parser_free(in->resp);
 	bytes_free(&in->held);
@@ -193,8 +211,7 @@ static int slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
 		in->first = s->next;
 		if (!in->first)
 			in->last = NULL;
-		free(s->reply);
-		free(s);
+		slot_free(s);
 	}
 	return 0;
 }
@@ -295,6 +312,13 @@ static void fill_request(struct mw_inspect *in, const struct mw_jwt_claims *c,
 	};
 }
 
+static bool tool_changed(struct mw_inspect *in, const char *tool)
+{
+	struct mcp_tools *t = tool_tables_get(in->env, in->server);
+
+	return t && mcp_tools_state(t, tool) == MCP_TOOL_CHANGED;
+}
+
 /* A whole request: forward it, or answer it ourselves. */
 static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw_bytes *to_client)
 {
@@ -303,7 +327,7 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 	struct mcp_parse_error perr;
 	struct mw_policy_request req;
 	const char *deny_rule = NULL, *deny_reason = NULL;
-	bool denied = false, review = false;
+	bool denied = false, review = false, tools_list = false;
 	char why[256];
 	int r;
 
@@ -333,6 +357,21 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 			req.method = m->method;
 			req.tool = m->tool;
 			req.args = m->arguments;
+			if (m->mid == MCP_M_TOOLS_CALL && m->tool && tool_changed(in, m->tool)) {
+				static const char rule[] = "(tool definition changed)";
+				static const char changed[] = "the tool's definition changed since "
+							      "the server first listed it";
+
+				report(in, claims, m->method, m->tool, "deny", rule, changed);
+				if (!denied) {
+					denied = true;
+					deny_rule = rule;
+					deny_reason = changed;
+				}
+				continue;
+			}
+			if (m->mid == MCP_M_TOOLS_LIST)
+				tools_list = true;
 			policy_eval(in->env->policy, &req, &d);
 			report(in, claims, m->method, m->tool, policy_action_str(d.action),
 			       d.rule_name, d.reason);
@@ -344,8 +383,9 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 			}
 		}
 	}
-	jwt_claims_free(claims);
 	if (denied) {
+		jwt_claims_free(claims);
+		claims = NULL;
 		struct mcp_denial den = { .rule = deny_rule, .reason = deny_reason };
 		struct mcp_http_opts o = { .framing = mcp_framing_for_accept(in->accept),
 					   .session_id = in->session[0] ? in->session : NULL };
@@ -362,8 +402,14 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 	r = bytes_append(to_upstream, in->held.data, in->held.len);
 	if (r == 0 && !in->resp_broken)
 		r = http1_parser_push_request(in->resp, in->method);
-	if (r == 0 && !in->resp_broken)
+	if (r == 0 && !in->resp_broken) {
 		r = slot_push(in, NULL, 0);
+		if (r == 0 && tools_list) {
+			in->last->tools_list = true;
+			in->last->claims = TAKE_PTR(claims);
+		}
+	}
+	jwt_claims_free(claims);
 	return r;
 }
 
@@ -453,6 +499,91 @@ int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 	return r;
 }
 
+struct list_ctx {
+	struct mw_inspect *in;
+	const struct mw_jwt_claims *claims;
+};
+
+/* Could this caller ever call the tool?  Asked without arguments: a tool allowed only for
+ * some arguments stays listed, its calls are still decided one by one. */
+static bool list_allowed(void *userdata, const char *tool)
+{
+	struct list_ctx *c = userdata;
+	struct mw_policy_request req;
+	struct mw_policy_decision d;
+
+	fill_request(c->in, c->claims, &req);
+	req.method = "tools/call";
+	req.tool = tool;
+	policy_eval(c->in->env->policy, &req, &d);
+	return d.action != MW_POLICY_DENY;
+}
+
+static void list_changed(void *userdata, const char *tool)
+{
+	struct list_ctx *c = userdata;
+
+	report(c->in, c->claims, "tools/list", tool, "flagged", "(tool definition changed)",
+	       "the server changed this tool's definition since it first listed it");
+}
+
+/* Start holding a tools/list response whole: keep its head without the framing fields. */
+static int capture_start(struct mw_inspect *in)
+{
+	const struct http1_head *h = http1_parser_head(in->resp);
+	char line[256];
+	int n, r;
+
+	in->rhead.len = in->rbody.len = 0;
+	n = snprintf(line, sizeof(line), "HTTP/1.%d %d %.*s\r\n", h->version_minor, h->status,
+		     (int)h->reason.len, h->reason.p);
+	r = bytes_append(&in->rhead, line, (size_t)n);
+	for (size_t i = 0; r == 0 && i < h->n_headers; i++) {
+		const struct http1_header *f = &h->headers[i];
+
+		if (http1_str_eq_ci(f->name, "content-length") ||
+		    http1_str_eq_ci(f->name, "transfer-encoding"))
+			continue;
+		r = bytes_append(&in->rhead, f->name.p, f->name.len);
+		r = r ?: bytes_append(&in->rhead, ": ", 2);
+		r = r ?: bytes_append(&in->rhead, f->value.p, f->value.len);
+		r = r ?: bytes_append(&in->rhead, "\r\n", 2);
+		if (http1_str_eq_ci(f->name, "content-type"))
+			in->capture_sse = memmem(f->value.p, f->value.len, "event-stream", 12);
+	}
+	in->capturing = r == 0;
+	return r;
+}
+
+/* The held response, rewritten: filtered lists, a new Content-Length. */
+static int capture_finish(struct mw_inspect *in, struct mw_bytes *to_client)
+{
+	struct list_ctx c = { in, in->first ? in->first->claims : NULL };
+	_cleanup_free_ char *body = NULL;
+	char cl[64];
+	size_t len;
+	int r;
+
+	in->capturing = false;
+	r = tools_rewrite((const char *)in->rbody.data, in->rbody.len, in->capture_sse,
+			  tool_tables_get(in->env, in->server), list_allowed, list_changed, &c,
+			  &body, &len);
+	if (r < 0)
+		return r;
+	snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n\r\n", len);
+	r = bytes_append(to_client, in->rhead.data, in->rhead.len);
+	r = r ?: bytes_append(to_client, cl, strlen(cl));
+	return r ?: bytes_append(to_client, body, len);
+}
+
+static bool capture_wanted(struct mw_inspect *in)
+{
+	const struct http1_head *h = http1_parser_head(in->resp);
+
+	return in->first && in->first->tools_list && h->status == 200 &&
+	       !(h->flags & (HTTP1_HEAD_INTERIM | HTTP1_HEAD_NO_BODY | HTTP1_HEAD_UNTIL_CLOSE));
+}
+
 int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_client)
 {
@@ -471,7 +602,7 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 				struct slot *s = in->first;
 
 				in->first = s->next;
-				free(s);
+				slot_free(s);
 			}
 			if (!in->first)
 				in->last = NULL;
@@ -480,7 +611,19 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 				return r;
 			continue;
 		}
-		r = bytes_append(to_client, buf, ev.consumed);
+		if (ev.type == HTTP1_EV_HEAD && capture_wanted(in)) {
+			r = capture_start(in);
+			if (r < 0)
+				return r;
+		}
+		if (!in->capturing)
+			r = bytes_append(to_client, buf, ev.consumed);
+		else if (ev.type == HTTP1_EV_BODY)
+			r = in->rbody.len + ev.len > MW_INSPECT_MAX_RESPONSE
+				    ? -EMSGSIZE
+				    : bytes_append(&in->rbody, ev.data, ev.len);
+		else if (ev.type == HTTP1_EV_DONE)
+			r = capture_finish(in, to_client);
 		if (r < 0)
 			return r;
 		buf += ev.consumed;
@@ -494,7 +637,7 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 			in->first = s->next;
 			if (!in->first)
 				in->last = NULL;
-			free(s);
+			slot_free(s);
 			r = slots_flush(in, to_client);
 			if (r < 0)
 				return r;

@@ -31,6 +31,8 @@ struct mw_inspect_env {
 	/* wakes the key refresher early (a token named an unknown kid); may be NULL */
 	void (*keys_wanted)(struct mw_inspect_env *e);
 	void *refresher;
+	/* tool definitions seen per server (host:port), for rug-pull detection */
+	struct mw_tool_tables *tools;
 };
 
 struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e);

@@ -42,11 +42,13 @@ posts() { grep -c 'Received MCP POST request' "$T_DIR/everything.log"; }
 p0=$(posts)
 out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3001/mcp --echo-bytes 1000 --token "$ALICE")
 check_eq "alice (finance) calls echo through the checkpoint" true "$(jq -r .match <<<"$out")"
+check_eq "tools/list is filtered for alice: only the tool she may call is left (echo)" 1 "$(jq -r .tools <<<"$out")"
 sleep 0.3
 p1=$(posts)
 check_eq "the server saw alice's 4 POSTs (initialize, initialized, tools/list, tools/call)" 4 "$((p1 - p0))"
-out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3001/mcp --echo-bytes 1000 --token "$BOB")
-check_eq "bob (eng) is refused" false "$(jq -r .ok <<<"$out")"
+out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3001/mcp --echo-bytes 1000 --token "$BOB" --unlisted)
+check_eq "bob (eng) sees no tools he could never call" 0 "$(jq -r .tools <<<"$out")"
+check_eq "and calling echo anyway is refused" false "$(jq -r .ok <<<"$out")"
 check_match "with -32010 and the deciding rule's reason" "32010|denied by policy|not allowed for this caller" \
 	"$(jq -r .error <<<"$out")"
 sleep 0.3
@@ -91,3 +93,9 @@ kill -HUP "$AGENT_PID"
 sleep 0.5
 out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3001/mcp --echo-bytes 100 --token "$BOB")
 check_eq "after a reload with a new policy bob's call passes" true "$(jq -r .match <<<"$out")"
+# and without a filter the server lists all 13 tools: the filter removed them above
+sed -i 's/{"name": "default", "action": "deny"/{"name": "default", "action": "allow"/' "$cfg"
+kill -HUP "$AGENT_PID"
+sleep 0.5
+out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3001/mcp --echo-bytes 10 --token "$BOB")
+check_eq "with a policy that allows everything, tools/list is whole (13 tools)" 13 "$(jq -r .tools <<<"$out")"

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // A real MCP client (SDK StreamableHTTPClientTransport) for the end-to-end tests.
-// usage: node client.mjs URL [--echo-bytes N] [--calls K] [--token T]
+// usage: node client.mjs URL [--echo-bytes N] [--calls K] [--token T] [--unlisted]
+// --unlisted calls echo even when tools/list does not show it (to test a checkpoint that
+// filters the list and must still refuse the call).
 // Initializes, lists tools, calls `echo` K times with a fresh random printable message
 // of N characters each, and prints exactly one JSON line on stdout:
 //   {"ok":true,"tools":n,"calls":k,"bytes":N,"sha256_sent":..,"sha256_back":..,
@@ -13,7 +15,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 const TIMEOUT_MS = 20_000;
-const USAGE = 'usage: node client.mjs URL [--echo-bytes N] [--calls K] [--token T]';
+const USAGE = 'usage: node client.mjs URL [--echo-bytes N] [--calls K] [--token T] [--unlisted]';
 
 // stdout carries only the result line; anything a library prints goes to stderr.
 console.log = console.error;
@@ -33,7 +35,8 @@ function errorText(err) {
   if (c) s += `: ${c.code || ''}${c.code && c.message ? ' ' : ''}${c.message || ''}`;
   return s;
 }
-const fail = (err) => finish({ ok: false, error: errorText(err) }, 1);
+let listed = null; // tools/list count, reported on failure too
+const fail = (err) => finish({ ok: false, error: errorText(err), tools: listed }, 1);
 
 process.on('unhandledRejection', fail);
 process.on('uncaughtException', fail);
@@ -49,6 +52,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === '--echo-bytes') o.bytes = intArg(a, argv[++i], 0);
     else if (a === '--calls') o.calls = intArg(a, argv[++i], 0);
+    else if (a === '--unlisted') o.unlisted = true;
     else if (a === '--token') {
       o.token = argv[++i];
       if (!o.token) throw new Error(`--token needs a value; ${USAGE}`);
@@ -72,7 +76,8 @@ async function main() {
   await client.connect(transport);
 
   const { tools } = await client.listTools();
-  if (!tools.some((t) => t.name === 'echo')) throw new Error('server has no echo tool');
+  listed = tools.length;
+  if (!opts.unlisted && !tools.some((t) => t.name === 'echo')) throw new Error('server has no echo tool');
 
   const hSent = createHash('sha256');
   const hBack = createHash('sha256');
