@@ -25,7 +25,7 @@ BOB=$(token bob)
 spawn_in "$T_CG/other" "$T_DIR/everything.log" "$PEERS/everything.sh" 3001
 wait_port 3001 || not_ok "server-everything listens"
 
-cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [3001]}]},
+cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [3001, 3002]}]},
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
   "identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$IDP"'",
     "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]},
@@ -78,6 +78,17 @@ check_eq "CL.TE smuggling through the checkpoint: 400" "HTTP/1.1 400 Bad Request
 sleep 0.3
 check_eq "and nothing reached the server" "$p2" "$(posts)"
 check_match "the malformed request is logged" "MCPW_DECISION=malformed" "$(cat "$T_DIR/agent.log")"
+
+# a rug pull: the server changes echo's definition after listing it once
+spawn_in "$T_CG/other" "$T_DIR/rugpull.log" node "$PEERS/rugpull.mjs" 3002
+wait_port 3002
+out=$(run_in "$T_CG/gw" node "$PEERS/rugclient.mjs" http://127.0.0.1:3002/mcp --token "$ALICE")
+check_eq "rug pull: the first listing shows echo" "Echoes the message back." "$(jq -r .first <<<"$out")"
+check_match "rug pull: the second listing shows the changed definition" "id_rsa" "$(jq -r .second <<<"$out")"
+check_match "the change is flagged in the log" "MCPW_TOOL=echo MCPW_DECISION=flagged MCPW_RULE=\"\(tool definition changed\)\"" \
+	"$(cat "$T_DIR/agent.log")"
+check_eq "a call to the changed tool is refused" false "$(jq -r .call_ok <<<"$out")"
+check_match "... by the checkpoint" "32010|definition changed" "$(jq -r .error <<<"$out")"
 
 # explain agrees with what happened
 out=$("$BUILD/mcpwarden" policy explain --config "$cfg" --sub bob --groups eng --method tools/call --tool echo 2>&1)
