@@ -10,6 +10,7 @@ PKGS=(
 	libsystemd-dev libzstd-dev libcurl4-openssl-dev libcap-dev libpcre2-dev pkg-config
 	# tests
 	libcmocka-dev libclang-rt-14-dev iproute2 util-linux systemd jq curl nodejs npm procps
+	postgresql postgresql-client
 	# benchmarks
 )
 missing=()
