@@ -133,8 +133,8 @@ int inspect_new(struct mw_inspect_env *env, const struct mw_inspect_flow *flow,
 	in->flow.host = in->host[0] ? in->host : NULL;
 	in->report = report;
 	in->userdata = userdata;
-	snprintf(in->server, sizeof(in->server), flow->host && strchr(flow->host, ':') ? "[%s]:%u" : "%s:%u",
-		 in->host, flow->port);
+	snprintf(in->server, sizeof(in->server),
+		 flow->host && strchr(flow->host, ':') ? "[%s]:%u" : "%s:%u", in->host, flow->port);
 	r = http1_parser_new(HTTP1_REQUEST, NULL, &in->req);
 	if (r == 0)
 		r = http1_parser_new(HTTP1_RESPONSE, NULL, &in->resp);
@@ -259,6 +259,8 @@ static int identify(struct mw_inspect *in, struct mw_jwt_claims **ret, char *why
 	int r;
 
 	*ret = NULL;
+	if (!in->env->oidc && !in->env->require_token)
+		return 0; /* no identity configured: tokens are the upstream's business */
 	if (!in->token_present) {
 		if (!in->env->require_token)
 			return 0;
@@ -340,6 +342,14 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 		r = mcp_http_unauthorized(why, NULL, false, &buf, &len);
 		return r < 0 ? r : reply(in, buf, len, to_client);
 	}
+	if (in->method != HTTP1_M_POST && in->body.len > 0) {
+		/* MCP sends messages by POST only: a body elsewhere is not read, so not passed */
+		report(in, claims, NULL, NULL, "malformed", NULL,
+		       "a request body on a method other than POST");
+		jwt_claims_free(claims);
+		return reply_http_error(in, 400, "a request body is accepted on POST only",
+					to_client);
+	}
 	if (in->method == HTTP1_M_POST && in->body.len > 0) {
 		r = mcp_parse(in->body.data, in->body.len, MCP_FROM_CLIENT, NULL, &body, &perr);
 		if (r < 0) {
@@ -354,6 +364,14 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 
 			if (m->kind != MCP_REQUEST && m->kind != MCP_NOTIFICATION)
 				continue;
+			if (m->invalid) {
+				/* mcp.h leaves these to the caller to refuse: what policy would
+				 * match on (the tool, its arguments) could not be read */
+				report(in, claims, m->method, m->tool, "malformed", NULL,
+				       m->invalid);
+				jwt_claims_free(claims);
+				return reply_http_error(in, 400, m->invalid, to_client);
+			}
 			req.method = m->method;
 			req.tool = m->tool;
 			req.args = m->arguments;
@@ -535,8 +553,11 @@ static int capture_start(struct mw_inspect *in)
 	int n, r;
 
 	in->rhead.len = in->rbody.len = 0;
+	in->capture_sse = false; /* not the previous response's framing */
+	/* the reason phrase is the upstream's, unbounded but for the head limit: cut it so
+	 * the line fits (n is what was written, not what snprintf wanted) */
 	n = snprintf(line, sizeof(line), "HTTP/1.%d %d %.*s\r\n", h->version_minor, h->status,
-		     (int)h->reason.len, h->reason.p);
+		     (int)(h->reason.len < 200 ? h->reason.len : 200), h->reason.p);
 	r = bytes_append(&in->rhead, line, (size_t)n);
 	for (size_t i = 0; r == 0 && i < h->n_headers; i++) {
 		const struct http1_header *f = &h->headers[i];
@@ -598,14 +619,19 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		if (r < 0) {
 			/* not HTTP we can follow: pass it on, and our replies with it */
 			in->resp_broken = true;
-			while (in->first && !in->first->reply) {
-				struct slot *s = in->first;
-
-				in->first = s->next;
+			/* no forwarded request will be counted answered now: drop them all, or
+			 * the replies queued behind a later one would wait forever */
+			for (struct slot **pp = &in->first, *s; (s = *pp);) {
+				if (s->reply) {
+					pp = &s->next;
+					continue;
+				}
+				*pp = s->next;
 				slot_free(s);
 			}
-			if (!in->first)
-				in->last = NULL;
+			in->last = NULL;
+			for (struct slot *s = in->first; s; s = s->next)
+				in->last = s;
 			r = slots_flush(in, to_client);
 			if (r < 0)
 				return r;

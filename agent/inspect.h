@@ -83,8 +83,8 @@ struct mw_inspect *inspect_free(struct mw_inspect *in);
 int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_upstream, struct mw_bytes *to_client, bool *ret_close);
 
-/* Upstream bytes, already queued for the client: observed to count responses; replies
- * held for ordering are appended to to_client once their turn comes. */
+/* Upstream bytes: appended to to_client (tools/list responses rewritten), with the replies
+ * held for ordering inserted once their turn comes. */
 int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_client);
 
