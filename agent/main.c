@@ -469,16 +469,8 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 		diag.file[0] = 0;
 		diag.key[0] = 0;
 	}
-	if (r < 0) {
-		log_fields_add(&lf, "MCPW_DECISION", "kept");
-		log_event(LOG_ERR, MW_MID_CONFIG, &lf,
-			  "Reload failed, keeping the running configuration: %s",
-			  mw_diag_format(&diag, buf, sizeof(buf)));
-		config_free(c);
-		sd_notify(false, "READY=1");
-		return 0;
-	}
-	r = daemon_inspect_env_load(c, &env, &diag);
+	if (r == 0)
+		r = daemon_inspect_env_load(c, &env, &diag);
 	if (r < 0) {
 		log_fields_add(&lf, "MCPW_DECISION", "kept");
 		log_event(LOG_ERR, MW_MID_CONFIG, &lf,
