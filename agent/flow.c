@@ -293,6 +293,7 @@ static int inspect_feed(struct mw_flow *f)
 		r = inspect_server(f->insp, f->down.data + f->down.start, buf_len(&f->down),
 				   &f->cout);
 		f->down.start = f->down.end = 0;
+		f->insp_close = inspect_closing(f->insp);
 	}
 	return r;
 }

@@ -20,6 +20,7 @@ struct slot {
 	struct slot *next;
 	char *reply; /* NULL: a request forwarded upstream */
 	size_t len;
+	bool close_after;		/* the connection ends once this reply is out */
 	bool tools_list;		/* forwarded, and asked for tools/list */
 	struct mw_jwt_claims *claims; /* who asked, to filter the list (owned) */
 };
@@ -47,7 +48,9 @@ struct mw_inspect {
 	bool token_present;
 	char accept[INSPECT_SMALL_FIELD], session[INSPECT_SMALL_FIELD];
 	struct slot *first, *last;
-	bool closing;
+	bool refusing; /* a closing reply is queued: no more input is read */
+	bool answered; /* the request just decided was answered by us, not forwarded */
+	bool closing;  /* that reply is out: end the connection once it is written */
 	char server[80]; /* host:port, the key of the rug-pull table */
 	/* a tools/list response being held whole */
 	bool capturing, capture_sse;
@@ -178,6 +181,11 @@ struct mw_inspect *inspect_free(struct mw_inspect *in)
 	return NULL;
 }
 
+bool inspect_closing(const struct mw_inspect *in)
+{
+	return in->closing;
+}
+
 size_t inspect_held(const struct mw_inspect *in)
 {
 	return in->held.len;
@@ -211,6 +219,7 @@ static int slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
 		in->first = s->next;
 		if (!in->first)
 			in->last = NULL;
+		in->closing |= s->close_after;
 		slot_free(s);
 	}
 	return 0;
@@ -221,6 +230,7 @@ static int reply(struct mw_inspect *in, char *buf, size_t len, struct mw_bytes *
 {
 	int r = slot_push(in, buf, len);
 
+	in->answered = true;
 	if (r < 0) {
 		free(buf);
 		return r;
@@ -281,6 +291,7 @@ static int identify(struct mw_inspect *in, struct mw_jwt_claims **ret, char *why
 static int reply_http_error(struct mw_inspect *in, int status, const char *text,
 			    struct mw_bytes *to_client)
 {
+	int r;
 	char *buf;
 	int n = asprintf(&buf,
 			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
@@ -294,8 +305,14 @@ static int reply_http_error(struct mw_inspect *in, int status, const char *text,
 
 	if (n < 0)
 		return -ENOMEM;
-	in->closing = true;
-	return reply(in, buf, (size_t)n, to_client);
+	in->refusing = in->answered = true;
+	r = slot_push(in, buf, (size_t)n);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	in->last->close_after = true;
+	return slots_flush(in, to_client);
 }
 
 static void fill_request(struct mw_inspect *in, const struct mw_jwt_claims *c,
@@ -415,6 +432,10 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 				    review ? "approval required" : "denied by policy", &den, &j);
 		if (r == 0)
 			r = mcp_http_reply(j, &o, &buf, &len);
+		if (r == -EINVAL && o.session_id) { /* an id that cannot be echoed safely */
+			o.session_id = NULL;
+			r = mcp_http_reply(j, &o, &buf, &len);
+		}
 		return r < 0 ? r : reply(in, buf, len, to_client);
 	}
 	r = bytes_append(to_upstream, in->held.data, in->held.len);
@@ -462,7 +483,7 @@ int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 	int r = 0;
 
 	/* an event can come with no input left (the end of a body): parse until NONE */
-	while (!in->closing) {
+	while (!in->refusing) {
 		struct http1_event ev;
 
 		r = http1_parse(in->req, buf, len, &ev);
@@ -504,11 +525,20 @@ int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		} else if (ev.type == HTTP1_EV_BODY) {
 			r = bytes_append(&in->body, ev.data, ev.len);
 		} else if (ev.type == HTTP1_EV_DONE) {
+			in->answered = false;
 			r = decide(in, to_upstream, to_client);
 			in->held.len = in->body.len = 0;
 			token_clear(in);
-			if (ev.flags & HTTP1_DONE_CLOSE)
+			if (ev.flags & HTTP1_DONE_CLOSE) {
+				/* the client ends here; if we answered this request, so do we,
+				 * once the answer is out */
+				if (r == 0 && in->answered && in->last && in->last->reply)
+					in->last->close_after = true;
+				else if (r == 0 && in->answered)
+					in->closing = true; /* written already */
+				in->refusing = true;
 				break;
+			}
 		}
 		if (r < 0)
 			break;

@@ -88,5 +88,9 @@ int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_client);
 
+/* A closing reply (400, or an answer to "Connection: close") has been handed out: end the
+ * connection once to_client is written. */
+bool inspect_closing(const struct mw_inspect *in);
+
 /* Requests held (a request is being received or decided). */
 size_t inspect_held(const struct mw_inspect *in);

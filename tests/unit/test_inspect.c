@@ -839,9 +839,10 @@ static void check_refused(const char *req, int status, const char *why)
 	run_start(&t, false);
 	client(&t, both);
 	assert_bytes_str(&t.up, a);
-	assert_true(t.close);
+	assert_false(t.close); /* not before the refusal is out: A's response comes first */
 	assert_int_equal(t.cl.len, 0);
 	server(&t, ra);
+	assert_true(inspect_closing(t.in));
 	assert_true(t.cl.len > strlen(ra));
 	assert_memory_equal(t.cl.data, ra, strlen(ra));
 	parse_reply(t.cl.data + strlen(ra), t.cl.len - strlen(ra), &rp);
@@ -1113,6 +1114,59 @@ static void test_env_refcount(void **state)
 	assert_null(inspect_free(NULL));
 }
 
+
+/* A denied request that asks to close: answered, then the connection ends, in its turn. */
+static void test_denied_connection_close(void **state)
+{
+	char *a = post(CALL_ECHO(1), NULL), *ra = response("{}");
+	char *b = post(CALL_RM(2), "Accept: application/json\r\nConnection: close\r\n");
+	char *both = cat(a, b);
+	struct reply rp;
+	struct run t;
+
+	run_start(&t, false);
+	client(&t, b);
+	assert_int_equal(t.up.len, 0);
+	assert_true(t.close);
+	parse_reply(t.cl.data, t.cl.len, &rp);
+	assert_int_equal(rp.status, 200);
+	reply_clear(&rp);
+	run_end(&t);
+
+	run_start(&t, false);
+	client(&t, both);
+	assert_bytes_str(&t.up, a);
+	assert_false(t.close); /* A's response is still to come */
+	server(&t, ra);
+	assert_true(inspect_closing(t.in));
+	assert_memory_equal(t.cl.data, ra, strlen(ra));
+	run_end(&t);
+	free(a);
+	free(ra);
+	free(b);
+	free(both);
+}
+
+/* A session id that cannot be echoed safely does not cost the client its answer. */
+static void test_denied_odd_session_id(void **state)
+{
+	char *b = post(CALL_RM(3), "Accept: application/json\r\nMcp-Session-Id: a b\r\n");
+	struct reply rp;
+	struct run t;
+
+	run_start(&t, false);
+	client(&t, b);
+	assert_int_equal(t.up.len, 0);
+	parse_reply(t.cl.data, t.cl.len, &rp);
+	assert_int_equal(rp.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(rp.body, "error"),
+							     "code")),
+			 -32010);
+	reply_clear(&rp);
+	run_end(&t);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1139,6 +1193,8 @@ int main(void)
 		cmocka_unit_test(test_report_events),
 		cmocka_unit_test(test_tools_list_long_reason),
 		cmocka_unit_test(test_env_refcount),
+		cmocka_unit_test(test_denied_connection_close),
+		cmocka_unit_test(test_denied_odd_session_id),
 	};
 
 	return cmocka_run_group_tests_name("inspect", tests, NULL, NULL);
