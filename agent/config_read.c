@@ -6,17 +6,6 @@
 
 #include "jsonpos.h"
 
-static void str_append(char *buf, size_t size, size_t *len, const char *s, size_t n)
-{
-	if (*len + 1 >= size)
-		return;
-	if (n > size - 1 - *len)
-		n = size - 1 - *len;
-	memcpy(buf + *len, s, n);
-	*len += n;
-	buf[*len] = '\0';
-}
-
 /* "capture.outbound[0].ports[1]" for messages, "/capture/outbound/0/ports/1" for jsonpos. */
 char *cfg_path_format(const struct cfg_path *p, char *dotted, size_t size)
 {
@@ -39,8 +28,8 @@ char *cfg_path_format(const struct cfg_path *p, char *dotted, size_t size)
 
 		if (s->key) {
 			if (dlen > 0)
-				str_append(dotted, size, &dlen, ".", 1);
-			str_append(dotted, size, &dlen, s->key, strlen(s->key));
+				mw_str_append(dotted, size, &dlen, ".", 1);
+			mw_str_append(dotted, size, &dlen, s->key, strlen(s->key));
 			if (!ptr)
 				continue;
 			ptr[plen++] = '/';
@@ -55,9 +44,9 @@ char *cfg_path_format(const struct cfg_path *p, char *dotted, size_t size)
 		} else {
 			int m = snprintf(num, sizeof(num), "%zu", s->index);
 
-			str_append(dotted, size, &dlen, "[", 1);
-			str_append(dotted, size, &dlen, num, (size_t)m);
-			str_append(dotted, size, &dlen, "]", 1);
+			mw_str_append(dotted, size, &dlen, "[", 1);
+			mw_str_append(dotted, size, &dlen, num, (size_t)m);
+			mw_str_append(dotted, size, &dlen, "]", 1);
 			if (!ptr)
 				continue;
 			ptr[plen++] = '/';
@@ -103,7 +92,7 @@ static const char *quote(const char *s, size_t n, char *buf, size_t size)
 	size_t len = 0;
 
 	buf[0] = '\0';
-	str_append(buf, size, &len, "'", 1);
+	mw_str_append(buf, size, &len, "'", 1);
 	for (size_t i = 0; i < n && i < CFG_SHOW_MAX; i++) {
 		char c = s[i];
 
@@ -112,9 +101,9 @@ static const char *quote(const char *s, size_t n, char *buf, size_t size)
 			break;
 		if ((unsigned char)c < 0x20 || c == 0x7f)
 			c = '?';
-		str_append(buf, size, &len, &c, 1);
+		mw_str_append(buf, size, &len, &c, 1);
 	}
-	str_append(buf, size, &len, n > CFG_SHOW_MAX ? "...'" : "'", n > CFG_SHOW_MAX ? 4 : 1);
+	mw_str_append(buf, size, &len, n > CFG_SHOW_MAX ? "...'" : "'", n > CFG_SHOW_MAX ? 4 : 1);
 	return buf;
 }
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 struct scan {
 	const unsigned char *s;
 	size_t len;
@@ -460,17 +462,6 @@ struct frame {
 	size_t index;
 };
 
-static void buf_put(char *buf, size_t size, size_t *len, const char *s, size_t n)
-{
-	if (*len + 1 >= size)
-		return;
-	if (n > size - 1 - *len)
-		n = size - 1 - *len;
-	memcpy(buf + *len, s, n);
-	*len += n;
-	buf[*len] = '\0';
-}
-
 static void put_key(const struct scan *whole, size_t key_off, enum mw_jsonpos_style style,
 		    char *buf, size_t size, size_t *len)
 {
@@ -484,9 +475,9 @@ static void put_key(const struct scan *whole, size_t key_off, enum mw_jsonpos_st
 		if (n <= 0)
 			return;
 		if (style == MW_JSONPOS_POINTER && n == 1 && (ch[0] == '~' || ch[0] == '/'))
-			buf_put(buf, size, len, ch[0] == '~' ? "~0" : "~1", 2);
+			mw_str_append(buf, size, len, ch[0] == '~' ? "~0" : "~1", 2);
 		else
-			buf_put(buf, size, len, (const char *)ch, (size_t)n);
+			mw_str_append(buf, size, len, (const char *)ch, (size_t)n);
 	}
 }
 
@@ -556,15 +547,15 @@ int jsonpos_path_at(const char *text, size_t len, size_t offset, enum mw_jsonpos
 		if (f->kind == '[') {
 			m = snprintf(num, sizeof(num),
 				     style == MW_JSONPOS_POINTER ? "/%zu" : "[%zu]", f->index);
-			buf_put(buf, size, &out, num, (size_t)m);
+			mw_str_append(buf, size, &out, num, (size_t)m);
 			continue;
 		}
 		if (!f->have_key)
 			break;
 		if (style == MW_JSONPOS_POINTER)
-			buf_put(buf, size, &out, "/", 1);
+			mw_str_append(buf, size, &out, "/", 1);
 		else if (out > 0)
-			buf_put(buf, size, &out, ".", 1);
+			mw_str_append(buf, size, &out, ".", 1);
 		put_key(&sc, f->key_off, style, buf, size, &out);
 	}
 	return 0;

@@ -41,6 +41,17 @@ const char *mw_diag_format(const struct mw_diag *d, char *buf, size_t size)
 	return buf;
 }
 
+void mw_str_append(char *buf, size_t size, size_t *len, const char *s, size_t n)
+{
+	if (*len + 1 >= size)
+		return;
+	if (n > size - 1 - *len)
+		n = size - 1 - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[*len] = '\0';
+}
+
 static int parse_number_suffix(const char *s, uint64_t *ret_num, const char **ret_suffix)
 {
 	uint64_t v = 0;

@@ -60,6 +60,10 @@ int mw_diag_set(struct mw_diag *d, int err, const char *file, int line, int colu
 /* Format "file:line:column: key 'k': text" into buf. */
 const char *mw_diag_format(const struct mw_diag *d, char *buf, size_t size);
 
+/* Append n bytes of s to the NUL-terminated buf (length *len, capacity size), cutting what
+ * does not fit. */
+void mw_str_append(char *buf, size_t size, size_t *len, const char *s, size_t n);
+
 /* "90s", "10m", "2h", "30d", "250ms", plain "15" (seconds) -> microseconds. */
 int mw_parse_duration(const char *s, uint64_t *ret_usec);
 /* "256MiB", "1G", "4096", "64k" -> bytes (binary multiples). */

@@ -188,6 +188,27 @@ ip_octets() {
 		else print $c["InOctets"] }' /proc/net/netstat
 }
 
+# start_idp PORT [TTL]: the real npm oidc-provider (tests/e2e/peers/idp.mjs) on
+# 127.0.0.1:PORT in the "other" cgroup, tokens living TTL seconds (300); waits for it.
+start_idp() {
+	local port=$1 ttl=${2:-300}
+	spawn_in "$T_CG/other" "$T_DIR/idp-$port.log" env IDP_TTL="$ttl" \
+		node "$T_ROOT/tests/e2e/peers/idp.mjs" "$port"
+	for _ in $(seq 100); do
+		grep -qx ready "$T_DIR/idp-$port.log" && return 0
+		kill -0 "$SPAWNED" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# idp_token CLIENT PORT [RESOURCE]: a client_credentials access token ("" on failure).
+idp_token() {
+	run_in "$T_CG/other" curl -s --max-time 5 -u "$1:$1-secret" -d grant_type=client_credentials \
+		-d scope=mcp -d "resource=${3:-urn:mcp:gateway}" "http://127.0.0.1:$2/token" |
+		jq -r '.access_token // empty'
+}
+
 MW_SOCK() { echo "$T_DIR/run/control.sock"; }
 
 # start_agent [CONFIG]: mcpwardend in the agent cgroup and the netns; waits until served.

@@ -10,17 +10,11 @@ PEERS="$T_ROOT/tests/e2e/peers"
 "$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
 
 IDP=18701
-spawn_in "$T_CG/other" "$T_DIR/idp.log" env IDP_TTL=300 node "$PEERS/idp.mjs" "$IDP"
-for _ in $(seq 100); do grep -qx ready "$T_DIR/idp.log" && break; sleep 0.1; done
-token() {
-	run_in "$T_CG/other" curl -s --max-time 5 -u "$1:$1-secret" -d grant_type=client_credentials \
-		-d scope=mcp -d resource=urn:mcp:gateway "http://127.0.0.1:$IDP/token" |
-		jq -r '.access_token // empty'
-}
-ALICE=$(token alice)
-BOB=$(token bob)
+start_idp "$IDP"
+ALICE=$(idp_token alice "$IDP")
+BOB=$(idp_token bob "$IDP")
 [ -n "$ALICE" ] && [ -n "$BOB" ] && ok "tokens from the real IdP for alice (finance) and bob (eng)" ||
-	{ not_ok "tokens" "$(tail -5 "$T_DIR/idp.log")"; exit 1; }
+	{ not_ok "tokens" "$(tail -5 "$T_DIR/idp-$IDP.log")"; exit 1; }
 
 spawn_in "$T_CG/other" "$T_DIR/everything.log" "$PEERS/everything.sh" 3001
 wait_port 3001 || not_ok "server-everything listens"

@@ -13,24 +13,11 @@ CHECK=${OIDCCHECK:-$BUILD/tests/oidccheck}
 
 P1=18701 # tokens live 300 s
 P2=18702 # tokens live 2 s
-start_idp() {
-	local port=$1 ttl=$2
-	spawn_in "$T_CG/other" "$T_DIR/idp-$port.log" env IDP_TTL="$ttl" node "$PEERS/idp.mjs" "$port"
-	for _ in $(seq 100); do
-		grep -qx ready "$T_DIR/idp-$port.log" && return 0
-		kill -0 "$SPAWNED" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
 start_idp $P1 300 && ok "oidc-provider up on 127.0.0.1:$P1 (TTL 300 s)" || { not_ok "IdP $P1 starts" "$(tail -5 "$T_DIR/idp-$P1.log")"; exit 1; }
 start_idp $P2 2 && ok "oidc-provider up on 127.0.0.1:$P2 (TTL 2 s)" || { not_ok "IdP $P2 starts" "$(tail -5 "$T_DIR/idp-$P2.log")"; exit 1; }
 
 # token ID RESOURCE PORT: a client_credentials access token from the real IdP
-token() {
-	run_in "$T_CG/other" curl -s --max-time 5 -u "$1:$1-secret" -d grant_type=client_credentials \
-		-d scope=mcp -d "resource=$2" "http://127.0.0.1:$4/token" | jq -r '.access_token // empty'
-}
+token() { idp_token "$1" "$4" "$2"; }
 # check CONFIG TOKEN...: one JSON line per token (stderr: one refresh line per issuer)
 check() { run_in "$T_CG/other" "$CHECK" "$@" 2>>"$T_DIR/refresh.log"; }
 b64url_dec() { local s=${1//-/+}; s=${s//_//}; while ((${#s} % 4)); do s+="="; done; base64 -d <<<"$s"; }

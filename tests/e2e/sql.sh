@@ -100,19 +100,13 @@ check_eq "dbhub listens only on 127.0.0.1:$DBHUB" "127.0.0.1:$DBHUB " "$lst"
 dbhub_sql() { run_in "$T_CG/other" curl -s --max-time 5 "http://127.0.0.1:$DBHUB/api/requests" | jq -r '.requests[].sql'; }
 
 # --- the real IdP and tokens
-spawn_in "$T_CG/other" "$T_DIR/idp.log" env IDP_TTL=300 node "$PEERS/idp.mjs" "$IDP"
-for _ in $(seq 100); do grep -qx ready "$T_DIR/idp.log" && break; sleep 0.1; done
-token() {
-	run_in "$T_CG/other" curl -s --max-time 5 -u "$1:$1-secret" -d grant_type=client_credentials \
-		-d scope=mcp -d resource=urn:mcp:gateway "http://127.0.0.1:$IDP/token" |
-		jq -r '.access_token // empty'
-}
-ALICE=$(token alice)
-CAROL=$(token carol)
-BOB=$(token bob)
+start_idp "$IDP"
+ALICE=$(idp_token alice "$IDP")
+CAROL=$(idp_token carol "$IDP")
+BOB=$(idp_token bob "$IDP")
 [ -n "$ALICE" ] && [ -n "$CAROL" ] && [ -n "$BOB" ] &&
 	ok "tokens from the real IdP for alice (finance), carol (dba) and bob (eng)" ||
-	{ not_ok "tokens" "$(tail -5 "$T_DIR/idp.log")"; exit 1; }
+	{ not_ok "tokens" "$(tail -5 "$T_DIR/idp-$IDP.log")"; exit 1; }
 
 # --- the agent: capture the gateway cgroup's connections to dbhub, decide on SQL classes
 BAD='["destructive", "ddl", "privilege", "unparseable", "unknown", "multi_statement"]'
