@@ -13,34 +13,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { resultLine } from './oneline.mjs';
 
 const TIMEOUT_MS = 20_000;
 const USAGE = 'usage: node client.mjs URL [--echo-bytes N] [--calls K] [--token T] [--unlisted]';
 
-// stdout carries only the result line; anything a library prints goes to stderr.
-console.log = console.error;
-console.info = console.error;
-console.warn = console.error;
-console.debug = console.error;
-
-let done = false;
-function finish(obj, code) {
-  if (done) return;
-  done = true;
-  process.stdout.write(JSON.stringify(obj) + '\n', () => process.exit(code));
-}
-function errorText(err) {
-  let s = String(err && err.message ? err.message : err);
-  const c = err && err.cause;
-  if (c) s += `: ${c.code || ''}${c.code && c.message ? ' ' : ''}${c.message || ''}`;
-  return s;
-}
 let listed = null; // tools/list count, reported on failure too
-const fail = (err) => finish({ ok: false, error: errorText(err), tools: listed }, 1);
-
-process.on('unhandledRejection', fail);
-process.on('uncaughtException', fail);
-setTimeout(() => fail(`timeout after ${TIMEOUT_MS / 1000}s`), TIMEOUT_MS);
+const { finish, fail } = resultLine(TIMEOUT_MS, (error) => ({ ok: false, error, tools: listed }));
 
 function parseArgs(argv) {
   const o = { url: null, bytes: 32, calls: 1, token: null };

@@ -11,35 +11,12 @@
 // the tool result's own error flag. 20 s overall timeout.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { resultLine } from './oneline.mjs';
 
 const TIMEOUT_MS = 20_000;
 const USAGE = 'usage: node sqlclient.mjs URL SQL [--token T] [--tool NAME] [--arg NAME]';
 
-// stdout carries only the result line; anything a library prints goes to stderr.
-console.log = console.error;
-console.info = console.error;
-console.warn = console.error;
-console.debug = console.error;
-
-let done = false;
-function finish(obj, code) {
-  if (done) return;
-  done = true;
-  process.stdout.write(JSON.stringify(obj) + '\n', () => process.exit(code));
-}
-function errorText(err) {
-  let s = String(err && err.message ? err.message : err);
-  if (err && err.code !== undefined && !s.includes(String(err.code))) s = `${err.code} ${s}`;
-  if (err && err.data !== undefined) s += ` data=${JSON.stringify(err.data)}`;
-  const c = err && err.cause;
-  if (c) s += `: ${c.code || ''}${c.code && c.message ? ' ' : ''}${c.message || ''}`;
-  return s;
-}
-const fail = (err) => finish({ ok: false, isError: null, text: null, error: errorText(err) }, 1);
-
-process.on('unhandledRejection', fail);
-process.on('uncaughtException', fail);
-setTimeout(() => fail(`timeout after ${TIMEOUT_MS / 1000}s`), TIMEOUT_MS);
+const { finish, fail } = resultLine(TIMEOUT_MS, (error) => ({ ok: false, isError: null, text: null, error }));
 
 function parseArgs(argv) {
   const o = { url: null, sql: null, token: null, tool: 'execute_sql', arg: 'sql' };
