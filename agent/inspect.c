@@ -37,6 +37,7 @@ struct mw_inspect {
 	char unit[256], comm[32], cgroup[1024], host[64];
 	struct mw_inspect_flow flow;
 	mw_inspect_report_fn report;
+	mw_inspect_record_fn record;
 	void *userdata;
 	struct http1_parser *req, *resp;
 	bool resp_broken;
@@ -181,6 +182,11 @@ struct mw_inspect *inspect_free(struct mw_inspect *in)
 	return NULL;
 }
 
+void inspect_set_recorder(struct mw_inspect *in, mw_inspect_record_fn fn)
+{
+	in->record = fn;
+}
+
 bool inspect_closing(const struct mw_inspect *in)
 {
 	return in->closing;
@@ -258,6 +264,8 @@ static void report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
 		.decision = decision,
 		.rule = rule ? rule : "",
 		.reason = reason ? reason : "",
+		.session = in->session,
+		.masked = "",
 	};
 	if (in->report)
 		in->report(in->userdata, &ev);

@@ -56,9 +56,29 @@ struct mw_inspect_event {
 	const char *decision; /* "allow", "deny", "review", "unauthenticated", "malformed" */
 	const char *rule;
 	const char *reason;
+	const char *session; /* Mcp-Session-Id of the request, "" without one */
+	const char *masked;  /* masking summary ("credit_card=2 email=1"), "" when none */
 };
 
 typedef void (*mw_inspect_report_fn)(void *userdata, const struct mw_inspect_event *ev);
+
+/* One JSON-RPC payload as it was forwarded (already masked), for the session journal:
+ * a request body sent upstream, a JSON response body or one SSE event's data sent to the
+ * client, or a reply the agent wrote itself.  Called before the bytes are appended to the
+ * output queue, so a journal can make the record durable before they leave. */
+struct mw_inspect_record {
+	bool to_client;	     /* direction of the bytes */
+	bool own;	     /* written by the agent (a denial, an error), not forwarded */
+	const char *session; /* Mcp-Session-Id, "" without one */
+	const char *method;  /* the request's method ("tools/call"), "" when unknown */
+	const char *tool;    /* tools/call: the tool, else "" */
+	int status;	     /* responses: the HTTP status; requests: 0 */
+	const uint8_t *payload;
+	size_t len;
+	const char *masked; /* masking summary, "" when nothing was masked */
+};
+
+typedef void (*mw_inspect_record_fn)(void *userdata, const struct mw_inspect_record *rec);
 
 /* A growable byte queue the checkpoint appends to. */
 struct mw_bytes {
@@ -76,6 +96,9 @@ struct mw_inspect;
 int inspect_new(struct mw_inspect_env *env, const struct mw_inspect_flow *flow,
 		mw_inspect_report_fn report, void *userdata, struct mw_inspect **ret);
 struct mw_inspect *inspect_free(struct mw_inspect *in);
+
+/* Payload records go to fn (with inspect_new's userdata); NULL: none. */
+void inspect_set_recorder(struct mw_inspect *in, mw_inspect_record_fn fn);
 
 /* Client bytes: whole allowed requests are appended to to_upstream, replies the agent
  * sends instead to to_client (now, or once the responses before them are complete).
