@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "http1.h"
+#include "inspect_hold.h"
 #include "inspect_tools.h"
 #include "jwt.h"
 #include "mcp.h"
@@ -23,10 +24,12 @@ struct slot {
 	bool close_after;		/* the connection ends once this reply is out */
 	bool tools_list;		/* forwarded, and asked for tools/list */
 	struct mw_jwt_claims *claims; /* who asked, to filter the list (owned) */
+	struct mw_hold *hold;	      /* held for an approval: neither forwarded nor answered */
 };
 
 static void slot_free(struct slot *s)
 {
+	hold_free(s->hold);
 	free(s->reply);
 	jwt_claims_free(s->claims);
 	free(s);
@@ -56,6 +59,7 @@ struct mw_inspect {
 	/* a tools/list response being held whole */
 	bool capturing, capture_sse;
 	struct mw_bytes rhead, rbody;
+	struct mw_bytes later; /* client bytes after a held request, read once it is settled */
 };
 
 struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e)
@@ -72,6 +76,7 @@ struct mw_inspect_env *inspect_env_unref(struct mw_inspect_env *e)
 	policy_unref(e->policy);
 	oidc_free(e->oidc);
 	tool_tables_free(e->tools);
+	free(e->justification_arg);
 	free(e);
 	return NULL;
 }
@@ -177,6 +182,7 @@ struct mw_inspect *inspect_free(struct mw_inspect *in)
 	http1_parser_free(in->resp);
 	bytes_free(&in->held);
 	bytes_free(&in->body);
+	bytes_free(&in->later);
 	inspect_env_unref(in->env);
 	free(in);
 	return NULL;
@@ -346,6 +352,101 @@ static bool tool_changed(struct mw_inspect *in, const char *tool)
 	return t && mcp_tools_state(t, tool) == MCP_TOOL_CHANGED;
 }
 
+static bool holding(const struct mw_inspect *in)
+{
+	for (const struct slot *s = in->first; s; s = s->next)
+		if (s->hold)
+			return true;
+	return false;
+}
+
+bool inspect_holding(const struct mw_inspect *in)
+{
+	return holding(in);
+}
+
+static void hold_settled_cb(void *ud)
+{
+	struct mw_inspect *in = ud;
+
+	if (in->env->wake)
+		in->env->wake(in->userdata);
+}
+
+/* Review: 1 when a grant or an approval lets the call through, 0 when it is now held (the
+ * queue has its slot, the body is the hold's), -ENOTSUP when it cannot be held (no
+ * approvals configured, the registry full), or -errno (the body is gone). */
+static int hold_request(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+			struct mcp_body **body, const struct mcp_message *m,
+			const struct mw_policy_decision *d)
+{
+	struct mw_hold_call c = { claims, &in->flow, in->server, m, d, in->session };
+	char pass[MW_APPROVAL_ID_LEN + 1], why[64];
+	struct mw_hold *h = NULL;
+	int r;
+
+	r = hold_begin(in->env, &c, hold_settled_cb, in, &h, pass);
+	if (r == 1) {
+		snprintf(why, sizeof(why), "approved (%s)", pass);
+		report(in, claims, m->method, m->tool, "allow", d->rule_name, why);
+		return 1;
+	}
+	if (r < 0)
+		return -ENOTSUP; /* no approvals, or none to be had: answered as a denial */
+	r = hold_keep(h, *body, in->held.data, in->held.len, in->method, in->accept,
+		      in->session);
+	*body = NULL;
+	if (r == 0)
+		r = slot_push(in, NULL, 0);
+	if (r < 0) {
+		hold_free(h);
+		return r;
+	}
+	in->last->hold = h;
+	report(in, claims, m->method, m->tool, "held", d->rule_name, hold_id(h));
+	return 0;
+}
+
+/* A held request settled: forward it (approved) or put its answer in its slot. */
+static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
+			struct mw_bytes *to_client)
+{
+	for (struct slot **pp = &in->first, *s; (s = *pp);) {
+		const struct mw_bytes *b;
+		int r = 0;
+
+		if (!s->hold || !hold_settled(s->hold)) {
+			pp = &s->next;
+			continue;
+		}
+		report(in, NULL, "tools/call", NULL, hold_outcome(s->hold), NULL,
+		       hold_id(s->hold));
+		if (hold_approved(s->hold)) {
+			b = hold_bytes(s->hold);
+			r = bytes_append(to_upstream, b->data, b->len);
+			if (r == 0 && !in->resp_broken)
+				r = http1_parser_push_request(in->resp, hold_http_method(s->hold));
+			s->close_after = false; /* the upstream's answer decides */
+			s->hold = hold_free(s->hold);
+			if (r == 0 && in->resp_broken) { /* nothing will count its answer */
+				*pp = s->next;
+				slot_free(s);
+				continue;
+			}
+		} else {
+			r = hold_error_reply(s->hold, &s->reply, &s->len);
+			s->hold = hold_free(s->hold);
+		}
+		if (r < 0)
+			return r;
+		pp = &s->next;
+	}
+	in->last = NULL;
+	for (struct slot *s = in->first; s; s = s->next)
+		in->last = s;
+	return slots_flush(in, to_client);
+}
+
 /* A whole request: forward it, or answer it ourselves. */
 static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw_bytes *to_client)
 {
@@ -355,6 +456,8 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 	struct mw_policy_request req;
 	const char *deny_rule = NULL, *deny_reason = NULL;
 	bool denied = false, review = false, tools_list = false;
+	const struct mcp_message *review_msg = NULL;
+	struct mw_policy_decision review_d = {};
 	char why[256];
 	int r;
 
@@ -423,7 +526,20 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 				review = d.action == MW_POLICY_REVIEW;
 				deny_rule = d.rule_name;
 				deny_reason = d.reason;
+				review_msg = m;
+				review_d = d;
 			}
+		}
+	}
+	if (review && body->n == 1 && review_msg->kind == MCP_REQUEST) {
+		/* one call for a person to approve: held here, or let through by an approval */
+		r = hold_request(in, claims, &body, review_msg, &review_d);
+		if (r != -ENOTSUP) {
+			if (r <= 0) {
+				jwt_claims_free(claims);
+				return r;
+			}
+			denied = false; /* passes: forwarded below */
 		}
 	}
 	if (denied) {
@@ -488,8 +604,26 @@ static void head_copy(struct mw_inspect *in)
 int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_upstream, struct mw_bytes *to_client, bool *ret_close)
 {
-	int r = 0;
+	_cleanup_(bytes_free) struct mw_bytes work = {};
+	int r;
 
+	r = holds_settle(in, to_upstream, to_client);
+	if (r < 0)
+		return r;
+	if (holding(in) || in->later.len) {
+		/* behind a held request: kept, bounded, and read in order once it is settled */
+		if (in->later.len + len > MW_INSPECT_MAX_REQUEST)
+			return -ENOBUFS;
+		r = bytes_append(&in->later, buf, len);
+		if (r < 0 || holding(in)) {
+			*ret_close = in->closing;
+			return r;
+		}
+		work = in->later;
+		in->later = (struct mw_bytes){};
+		buf = work.data;
+		len = work.len;
+	}
 	/* an event can come with no input left (the end of a body): parse until NONE */
 	while (!in->refusing) {
 		struct http1_event ev;
@@ -544,7 +678,14 @@ int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 					in->last->close_after = true;
 				else if (r == 0 && in->answered)
 					in->closing = true; /* written already */
+				else if (r == 0 && in->last && in->last->hold)
+					in->last->close_after = true; /* if we answer it */
 				in->refusing = true;
+				break;
+			}
+			if (r == 0 && holding(in)) {
+				/* the rest waits until the held request is settled */
+				r = bytes_append(&in->later, buf, len);
 				break;
 			}
 		}
@@ -660,7 +801,7 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 			/* no forwarded request will be counted answered now: drop them all, or
 			 * the replies queued behind a later one would wait forever */
 			for (struct slot **pp = &in->first, *s; (s = *pp);) {
-				if (s->reply) {
+				if (s->reply || s->hold) {
 					pp = &s->next;
 					continue;
 				}
@@ -695,7 +836,7 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		if (ev.type == HTTP1_EV_NONE)
 			return 0;
 		if (ev.type == HTTP1_EV_DONE && !(ev.flags & HTTP1_DONE_INTERIM) && in->first &&
-		    !in->first->reply) {
+		    !in->first->reply && !in->first->hold) {
 			struct slot *s = in->first;
 
 			in->first = s->next;

@@ -403,6 +403,7 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 {
 	struct mw_daemon *d = userdata;
 
+	daemon_approvals_release(d); /* held calls are answered -32012 before the flows end */
 	if (d->draining) {
 		flows_close_all(d->flows, "agent stopping");
 		finish(d, 0);
@@ -454,6 +455,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	struct mw_flows_limits lim;
 	struct mw_capture_entry rules[MW_CAPTURE_RULES_MAX];
 	struct mw_inspect_env *env = NULL;
+	struct mw_approvals_config acfg;
 	struct mw_log_fields lf = {};
 	struct mw_diag diag;
 	char buf[1024];
@@ -469,6 +471,8 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 		diag.file[0] = 0;
 		diag.key[0] = 0;
 	}
+	if (r == 0)
+		r = daemon_approvals_config(c, &acfg, &diag);
 	if (r == 0)
 		r = daemon_inspect_env_load(c, &env, &diag);
 	if (r < 0) {
@@ -486,6 +490,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	daemon_inspect_env_stop(d->inspect_env);
 	inspect_env_unref(d->inspect_env);
 	d->inspect_env = env;
+	daemon_approvals_apply(d, &acfg, env);
 	flows_set_inspecting(d->flows, env != NULL);
 	keep_restart_only(d->config, c);
 	config_free(d->config);
@@ -613,6 +618,9 @@ static int start(struct mw_daemon *d)
 	r = caps_drop_except(NULL, 0);
 	if (r < 0)
 		return log_error_errno(r, "Failed to drop capabilities");
+	r = daemon_approvals_start(d); /* grants restored from the state dir */
+	if (r < 0)
+		return r;
 	r = daemon_inspect_env_start(d->inspect_env); /* the IdPs' keys, fetched unprivileged */
 	if (r < 0)
 		return log_error_errno(r, "Failed to start the key refresher");
@@ -657,6 +665,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (r == 0)
+		r = daemon_approvals_config(d.config, &d.approvals_cfg, &diag);
+	if (r == 0)
 		r = daemon_inspect_env_load(d.config, &d.inspect_env, &diag);
 	if (r < 0) {
 		log_error("Bad configuration: %s", mw_diag_format(&diag, buf, sizeof(buf)));
@@ -687,6 +697,7 @@ int main(int argc, char **argv)
 		d.exit_code = 1;
 	control_free(d.control);
 	flows_free(d.flows);
+	daemon_approvals_stop(&d); /* after the flows: their holds leave the registry first */
 	priv_stop(&d.priv);
 	loader_free(d.loader);
 	daemon_inspect_env_stop(d.inspect_env);

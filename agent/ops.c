@@ -569,6 +569,12 @@ int daemon_control(void *userdata, const struct ucred *peer, json_t *request, js
 		return op_enroll(d, request, ret_reply, errbuf, errlen);
 	if (!strcmp(cmd, "unenroll"))
 		return op_unenroll(d, request, ret_reply, errbuf, errlen);
-	snprintf(errbuf, errlen, "unknown command '%s' (status, flows, enroll, unenroll)", cmd);
+	if (!strcmp(cmd, "pending") || !strcmp(cmd, "approve") || !strcmp(cmd, "deny") ||
+	    !strcmp(cmd, "grants") || !strcmp(cmd, "revoke"))
+		return daemon_approvals_control(d, cmd, peer, request, ret_reply, errbuf, errlen);
+	snprintf(errbuf, errlen,
+		 "unknown command '%s' (status, flows, enroll, unenroll, pending, approve, deny, "
+		 "grants, revoke)",
+		 cmd);
 	return -EINVAL;
 }
