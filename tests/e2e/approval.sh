@@ -371,7 +371,8 @@ result c15 "$CALL_PID" >/dev/null
 sleep 6
 out=$(mwu "$A1" approve "$ID15" 2>&1)
 check_match "the approval expires (8 s): approving it is refused" "already expired" "$out"
-check_eq "  ... and the webhook heard the expiry" 1 "$(grep -c "\"id\":\"$ID15\".*" "$T_DIR/hook.jsonl" | xargs -I{} sh -c 'grep "\"event\":\"expired\"" '"$T_DIR/hook.jsonl"' | grep -c '"$ID15"'')"
+sleep 1
+check_eq "  ... and the webhook heard the expiry" 1 "$(jq -r 'select(.event == "expired") | .approval.id' "$T_DIR/hook.jsonl" | grep -c "$ID15")"
 
 # === 8. the webhook and the journal heard every event
 sleep 1
