@@ -126,7 +126,7 @@ PY
 spawn_in "$T_CG/other" "$T_DIR/hook.log" python3 "$T_DIR/hook.py" "$HOOK" "$T_DIR/hook.jsonl"
 wait_port "$HOOK" || not_ok "webhook receiver listens"
 
-BAD='["destructive", "ddl", "privilege", "unparseable", "multi_statement"]'
+BAD='["write", "destructive", "ddl", "privilege", "unparseable", "multi_statement"]'
 config() { # config TIMEOUT HOLD
 	agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": ['"$DBHUB"']}]},
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
@@ -137,10 +137,10 @@ config() { # config TIMEOUT HOLD
   "policy": {"rules": [
     {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]},
      "action": "allow"},
-    {"name": "eng destructive SQL needs two DBAs",
+    {"name": "eng writes need two DBAs",
      "match": {"groups": ["eng"], "method": "tools/call", "tool": "'"$TOOL"'", "args": {"/sql": {"sql_class": '"$BAD"'}}},
      "action": "review", "approvers": {"groups": ["'"$GDBA"'"], "count": 2}},
-    {"name": "destructive SQL needs a DBA",
+    {"name": "writes need a DBA",
      "match": {"method": "tools/call", "tool": "'"$TOOL"'", "args": {"/sql": {"sql_class": '"$BAD"'}}},
      "action": "review", "approvers": {"groups": ["'"$GDBA"'"], "oidc_groups": ["dba"]}},
     {"name": "anyone may query", "match": {"method": "tools/call", "tool": "'"$TOOL"'"}, "action": "allow"},
@@ -183,7 +183,7 @@ ID1=$(pending_id "$Q1")
 check_match "alice's DELETE is held: mcpwarden pending shows it with an id of 8 Crockford characters" '^[0-9A-HJKMNP-TV-Z]{8}$' "$ID1"
 p=$(mw pending --json)
 check_eq "  ... with requester, tool, target, rule, justification and approvers" \
-	"alice|finance|$TOOL|127.0.0.1:$DBHUB|destructive SQL needs a DBA|INC-4711: duplicate order|$GDBA|dba" \
+	"alice|finance|$TOOL|127.0.0.1:$DBHUB|writes need a DBA|INC-4711: duplicate order|$GDBA|dba" \
 	"$(jq -r --arg id "$ID1" '.approvals[] | select(.id == $id) | [.sub, .groups, .tool, .target, .rule, .justification, (.approvers.groups | join(",")), (.approvers.oidc_groups | join(","))] | join("|")' <<<"$p")"
 check_match "  ... the human listing too" "$ID1 +pending.*requester +alice.*justification +INC-4711" "$(mw pending | tr '\n' ' ')"
 sleep 1
@@ -191,7 +191,7 @@ check_eq "  ... dbhub has not seen it and order 2 is still there" "0 present" "$
 kill -0 "$CALL_PID" 2>/dev/null && ok "  ... and the client is still waiting for its answer" || not_ok "  ... and the client is still waiting"
 
 out=$(mwu "$OUT" approve "$ID1" 2>&1)
-check_match "$OUT (control group, not an approver) cannot approve" "not an approver of rule 'destructive SQL needs a DBA'" "$out"
+check_match "$OUT (control group, not an approver) cannot approve" "not an approver of rule 'writes need a DBA'" "$out"
 out=$(as_user "$A1" "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status 2>&1; true)
 t0=$(date +%s%3N)
 out=$(mwu "$A1" approve "$ID1" --reason "checked with finance" 2>&1)
@@ -216,7 +216,7 @@ r2=$(result c2 "$CALL_PID")
 check_eq "denied: the client gets -32011" "-32011" "$(jq -r .code <<<"$r2")"
 check_match "  ... with the approver's reason, the rule and the approval id" \
 	"not during the quarter close.*" "$(jq -r '.data.reason' <<<"$r2")"
-check_eq "  ... data names the rule and the approval id" "destructive SQL needs a DBA $ID2" "$(jq -r '"\(.data.rule) \(.data.approval_id)"' <<<"$r2")"
+check_eq "  ... data names the rule and the approval id" "writes need a DBA $ID2" "$(jq -r '"\(.data.rule) \(.data.approval_id)"' <<<"$r2")"
 check_eq "  ... order 3 is still there and dbhub never saw the text" "present 0" "$(has 3) $(dbhub_sql | grep -cxF "$Q2")"
 
 # === 3. nobody approves their own request: the requester's unix uid, or OIDC subject
@@ -232,13 +232,12 @@ Q4="DELETE FROM orders WHERE id = 6"
 call c4 "$CAROL" "$Q4"
 C4=$CALL_PID
 ID4=$(pending_id "$Q4")
-out=$(mw approve "$ID4" --token "$CAROL" 2>&1)
-check_match "carol (OIDC group dba) cannot approve her own call with her token" "nobody approves their own request \(same OIDC subject" "$out"
+out=$(mwu "$A1" approve "$ID4" --token "$CAROL" 2>&1)
+check_match "carol (OIDC group dba) cannot approve her own call with her token (from $A1's shell)" "nobody approves their own request \(same OIDC subject" "$out"
 out=$(mw approve "$ID4" --token "$ALICE" 2>&1)
 check_match "alice's token (finance) does not make root an approver" "not an approver" "$out"
 check_eq "  ... both are still pending" "pending pending" "$(mw pending --json | jq -r --arg a "$ID3" --arg b "$ID4" '[.approvals[] | select(.id == $a or .id == $b) | .state] | join(" ")')"
 mwu "$A1" approve "$ID3" >/dev/null
-out=$(mw approve "$ID4" --token "$CAROL" 2>&1) # still refused
 mwu "$A1" deny "$ID4" --reason "self-service is not allowed" >/dev/null
 r3=$(result c3 "$C3")
 r4=$(result c4 "$C4")
@@ -249,7 +248,7 @@ check_eq "  ... another approver decides them: $REQ's call passes, carol's is de
 Q5="DELETE FROM orders WHERE id = 7"
 call c5 "$BOB" "$Q5"
 ID5=$(pending_id "$Q5")
-check_eq "bob's DELETE is held by the two-approver rule" "eng destructive SQL needs two DBAs 2" \
+check_eq "bob's DELETE is held by the two-approver rule" "eng writes need two DBAs 2" \
 	"$(mw pending --json | jq -r --arg id "$ID5" '.approvals[] | select(.id == $id) | "\(.rule) \(.approvers_needed)"')"
 out=$(mwu "$A1" approve "$ID5" 2>&1)
 check_match "  ... one approval is recorded, a second is needed" "a second, different approver is still needed" "$out"
@@ -262,43 +261,7 @@ mwu "$A2" approve "$ID5" >/dev/null
 r5=$(result c5 "$CALL_PID")
 check_eq "  ... the second, different approver lets it through" "true gone" "$(jq -r .ok <<<"$r5") $(has 7)"
 
-# === 5. grants: --for lets the same call through without a hold, listed, revocable
-Q6="DELETE FROM orders WHERE id = 8"
-call c6 "$ALICE" "$Q6"
-ID6=$(pending_id "$Q6")
-mwu "$A1" approve "$ID6" --for 20s --reason "cleanup window" >/dev/null
-GRANT_T0=$(date +%s)
-r6=$(result c6 "$CALL_PID")
-check_eq "approve --for 20s: the call passes" true "$(jq -r .ok <<<"$r6")"
-g=$(mw grants --json)
-check_eq "mcpwarden grants lists it: alice, the tool, the target, bound to the arguments" \
-	"$ID6 sub:alice $TOOL 127.0.0.1:$DBHUB true" \
-	"$(jq -r '.grants[0] | "\(.id) \(.identity) \(.tool) \(.target) \(.fingerprint != null)"' <<<"$g")"
-check_eq "  ... persisted in state_dir/grants, mode 0600" "600 $ID6" \
-	"$(stat -c %a "$T_DIR/state/grants") $(jq -r '.grants[0].id' "$T_DIR/state/grants")"
-call c7 "$ALICE" "$Q6"
-r7=$(result c7 "$CALL_PID")
-check_eq "  ... the next identical call passes without a hold" "true 0" \
-	"$(jq -r .ok <<<"$r7") $(mw pending --json | jq '.approvals | length')"
-Q7="DELETE FROM orders WHERE id = 9"
-call c8 "$ALICE" "$Q7"
-ID8=$(pending_id "$Q7")
-check_match "  ... other arguments are not covered: held" '^[0-9A-Z]{8}$' "$ID8"
-mwu "$A1" approve "$ID8" --for 1h --any-args >/dev/null
-result c8 "$CALL_PID" >/dev/null
-check_eq "a second grant, for any arguments, listed" 2 "$(mw grants --json | jq '.grants | length')"
-call c9 "$ALICE" "DELETE FROM orders WHERE id = 10"
-r9=$(result c9 "$CALL_PID")
-check_eq "  ... lets other arguments through" "true gone" "$(jq -r .ok <<<"$r9") $(has 10)"
-out=$(mwu "$OUT" revoke "$ID8" 2>&1)
-check_match "revoke ends it" "revoked" "$out"
-call c10 "$ALICE" "DELETE FROM orders WHERE id = 11"
-ID10=$(pending_id "DELETE FROM orders WHERE id = 11")
-check_match "  ... the next call is held again" '^[0-9A-Z]{8}$' "$ID10"
-mwu "$A1" deny "$ID10" --reason "revoked" >/dev/null
-result c10 "$CALL_PID" >/dev/null
-
-# === 6. a hundred held calls at once from several clients, decided in random order
+# === 5. a hundred held calls at once from several clients, decided in random order
 t0=$(date +%s%3N)
 MP=()
 for c in 0 1 2 3; do
@@ -327,11 +290,47 @@ for c in 0 1 2 3; do
 done
 all=$(cat "$T_DIR"/m[0-3].err | grep -E '^\{' | jq -c '.results[]')
 check_eq "every client got all its 25 answers" 100 "$(grep -c . <<<"$all")"
-right=$(jq -r 'if (.k % 2 == 0) then (if .ok and (.text | test("\"id\":\(.k)[,}]")) then "ok" else "bad \(.)" end)
-	else (if .code == -32011 and .reason == "no \(.k)" then "ok" else "bad \(.)" end) end' <<<"$all" | sort | uniq -c | sed 's/^ *//')
+right=$(jq -r '.k as $k | if ($k % 2 == 0) then (if .ok and (.text | test("\"id\":\($k)[,}]")) then "ok" else "bad \(.)" end)
+	else (if .code == -32011 and .reason == "no \($k)" then "ok" else "bad \(.)" end) end' <<<"$all" | sort | uniq -c | sed 's/^ *//')
 check_eq "  ... each its own: the even ones deleted their own row, the odd ones denied with their own reason" "100 ok" "$right"
 check_eq "  ... the database agrees: the 50 odd rows are left" "50 0" \
 	"$(pgq 'SELECT count(*) FROM bulk') $(pgq 'SELECT count(*) FROM bulk WHERE id % 2 = 0')"
+
+# === 6. grants: --for lets the same call through without a hold, listed, revocable
+Q6="DELETE FROM orders WHERE id = 8"
+call c6 "$ALICE" "$Q6"
+ID6=$(pending_id "$Q6")
+mwu "$A1" approve "$ID6" --for 40s --reason "cleanup window" >/dev/null
+GRANT_T0=$(date +%s)
+r6=$(result c6 "$CALL_PID")
+check_eq "approve --for 40s: the call passes" true "$(jq -r .ok <<<"$r6")"
+g=$(mw grants --json)
+check_eq "mcpwarden grants lists it: alice, the tool, the target, bound to the arguments" \
+	"$ID6 sub:alice $TOOL 127.0.0.1:$DBHUB true" \
+	"$(jq -r '.grants[0] | "\(.id) \(.identity) \(.tool) \(.target) \(.fingerprint != null)"' <<<"$g")"
+check_eq "  ... persisted in state_dir/grants, mode 0600" "600 $ID6" \
+	"$(stat -c %a "$T_DIR/state/grants") $(jq -r '.grants[0].id' "$T_DIR/state/grants")"
+call c7 "$ALICE" "$Q6"
+r7=$(result c7 "$CALL_PID")
+check_eq "  ... the next identical call passes without a hold" "true 0" \
+	"$(jq -r .ok <<<"$r7") $(mw pending --json | jq '.approvals | length')"
+Q7="DELETE FROM orders WHERE id = 9"
+call c8 "$ALICE" "$Q7"
+ID8=$(pending_id "$Q7")
+check_match "  ... other arguments are not covered: held" '^[0-9A-Z]{8}$' "$ID8"
+mwu "$A1" approve "$ID8" --for 1h --any-args >/dev/null
+result c8 "$CALL_PID" >/dev/null
+check_eq "a second grant, for any arguments, listed" 2 "$(mw grants --json | jq '.grants | length')"
+call c9 "$ALICE" "DELETE FROM orders WHERE id = 10"
+r9=$(result c9 "$CALL_PID")
+check_eq "  ... lets other arguments through" "true gone" "$(jq -r .ok <<<"$r9") $(has 10)"
+out=$(mwu "$OUT" revoke "$ID8" 2>&1)
+check_match "revoke ends it" "revoked" "$out"
+call c10 "$ALICE" "DELETE FROM orders WHERE id = 11"
+ID10=$(pending_id "DELETE FROM orders WHERE id = 11")
+check_match "  ... the next call is held again" '^[0-9A-Z]{8}$' "$ID10"
+mwu "$A1" deny "$ID10" --reason "revoked" >/dev/null
+result c10 "$CALL_PID" >/dev/null
 
 # === 7. a restart: a held call is answered -32012, the grant survives
 Q8="DELETE FROM orders WHERE id = 12"
@@ -345,14 +344,14 @@ check_match "  ... saying it was not decided before the agent stopped" "not deci
 for _ in $(seq 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
 cfg=$(config 8s 3s)
 start_agent "$cfg" || { not_ok "agent restarts"; exit 1; }
-check_eq "after the restart: nothing pending, the 20 s grant is back" "0 $ID6" \
+check_eq "after the restart: nothing pending, the 40 s grant is back" "0 $ID6" \
 	"$(mw pending --json | jq '.approvals | length') $(mw grants --json | jq -r '.grants[].id' | tr '\n' ' ' | sed 's/ $//')"
 call c12 "$ALICE" "$Q6"
 r12=$(result c12 "$CALL_PID")
 check_eq "  ... and lets the identical call through without a hold" true "$(jq -r .ok <<<"$r12")"
-left=$((GRANT_T0 + 21 - $(date +%s)))
+left=$((GRANT_T0 + 41 - $(date +%s)))
 [ "$left" -gt 0 ] && sleep "$left"
-check_eq "the grant expires on time (20 s): no longer listed" 0 "$(mw grants --json | jq '.grants | length')"
+check_eq "the grant expires on time (40 s): no longer listed" 0 "$(mw grants --json | jq '.grants | length')"
 check_eq "  ... and gone from the file" 0 "$(jq '.grants | length' "$T_DIR/state/grants")"
 call c13 "$ALICE" "$Q6" --timeout-ms 30000
 r13=$(result c13 "$CALL_PID")
