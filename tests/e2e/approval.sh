@@ -290,7 +290,7 @@ for c in 0 1 2 3; do
 done
 all=$(cat "$T_DIR"/m[0-3].err | grep -E '^\{' | jq -c '.results[]')
 check_eq "every client got all its 25 answers" 100 "$(grep -c . <<<"$all")"
-right=$(jq -r '.k as $k | if ($k % 2 == 0) then (if .ok and (.text | test("\"id\":\($k)[,}]")) then "ok" else "bad \(.)" end)
+right=$(jq -r '.k as $k | if ($k % 2 == 0) then (if .ok and ((.text | fromjson | .data.rows[0].id) == $k) then "ok" else "bad \(.)" end)
 	else (if .code == -32011 and .reason == "no \($k)" then "ok" else "bad \(.)" end) end' <<<"$all" | sort | uniq -c | sed 's/^ *//')
 check_eq "  ... each its own: the even ones deleted their own row, the odd ones denied with their own reason" "100 ok" "$right"
 check_eq "  ... the database agrees: the 50 odd rows are left" "50 0" \
