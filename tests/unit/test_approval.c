@@ -294,8 +294,13 @@ static void test_deny_expire_hold(void **state)
 			 -EALREADY);
 	assert_non_null(strstr(why, "already expired"));
 	/* decided entries are forgotten after a while */
-	approvals_tick(reg, T0 + 61 * SEC + MW_APPROVAL_RETAIN_USEC);
-	assert_null(approvals_find(reg, approval_id(b)));
+	{
+		char idb[MW_APPROVAL_ID_LEN + 1];
+
+		snprintf(idb, sizeof(idb), "%s", approval_id(b));
+		approvals_tick(reg, T0 + 61 * SEC + MW_APPROVAL_RETAIN_USEC);
+		assert_null(approvals_find(reg, idb));
+	}
 	approvals_free(reg);
 	json_decref(args);
 	json_decref(args2);
