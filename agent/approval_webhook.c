@@ -25,7 +25,7 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 }
 
 /* One attempt: 0 on a 2xx answer. */
-static int post_once(CURL *curl, const char *url, const char *body)
+static int post_once(CURL *curl, const char *url, const char *body, long timeout_ms)
 {
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	long status = 0;
@@ -35,7 +35,7 @@ static int post_once(CURL *curl, const char *url, const char *body)
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, MW_WEBHOOK_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -73,6 +73,7 @@ static void *webhook_main(void *arg)
 {
 	struct mw_webhook *w = arg;
 	CURL *curl = curl_easy_init();
+	unsigned flushed = 0;
 
 	for (;;) {
 		_cleanup_free_ char *body = NULL;
@@ -95,8 +96,13 @@ static void *webhook_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		body = json_dumps(ev, JSON_COMPACT);
 		json_decref(ev);
+		if (stopping && ++flushed > MW_WEBHOOK_FLUSH_ON_STOP) {
+			__atomic_add_fetch(&w->stats.dropped, 1, __ATOMIC_RELAXED);
+			continue;
+		}
 		for (int i = 0; body && curl && i < MW_WEBHOOK_RETRIES; i++) {
-			r = post_once(curl, w->url, body);
+			r = post_once(curl, w->url, body,
+				      stopping ? MW_WEBHOOK_STOP_TIMEOUT_MS : MW_WEBHOOK_TIMEOUT_MS);
 			if (r == 0 || stopping)
 				break;
 			__atomic_add_fetch(&w->stats.retries, 1, __ATOMIC_RELAXED);
