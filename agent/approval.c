@@ -665,7 +665,7 @@ static void append_list(char *buf, size_t size, size_t *len, const char *label, 
 {
 	if (!n)
 		return;
-	if (*len)
+	if (*len && buf[*len - 1] != ' ')
 		mw_str_append(buf, size, len, "; ", 2);
 	mw_str_append(buf, size, len, label, strlen(label));
 	for (size_t i = 0; i < n; i++) {
@@ -677,21 +677,15 @@ static void append_list(char *buf, size_t size, size_t *len, const char *label, 
 void approval_who(const struct mw_approval *a, char *buf, size_t size)
 {
 	size_t len = 0;
-	char head[32];
 
 	buf[0] = 0;
+	if (a->who.count == 2)
+		mw_str_append(buf, size, &len, "2 distinct of: ", 15);
 	append_list(buf, size, &len, "users", a->who.users, a->who.n_users);
 	append_list(buf, size, &len, "groups", a->who.groups, a->who.n_groups);
 	append_list(buf, size, &len, "OIDC groups", a->who.oidc_groups, a->who.n_oidc_groups);
-	if (!len)
+	if (!a->who.n_users && !a->who.n_groups && !a->who.n_oidc_groups)
 		mw_str_append(buf, size, &len, "nobody (the rule names no approvers)", 36);
-	if (a->who.count == 2) {
-		_cleanup_free_ char *copy = strdup(buf);
-
-		snprintf(head, sizeof(head), "2 distinct of: ");
-		if (copy)
-			snprintf(buf, size, "%s%s", head, copy);
-	}
 }
 
 static json_t *str_list_json(char *const *v, size_t n)

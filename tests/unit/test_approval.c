@@ -220,6 +220,8 @@ static void test_two_approvers(void **state)
 
 	assert_int_equal(approvals_new(600 * SEC, on_event, &ev, &reg), 0);
 	assert_int_equal(approvals_submit(reg, &rq, T0, &a), 0);
+	approval_who(a, why, sizeof(why));
+	assert_string_equal(why, "2 distinct of: groups dba");
 	approval_wait(a, &w.w);
 	assert_int_equal(approvals_decide(reg, approval_id(a), &c1, true, NULL, 0, false, T0, why,
 					  sizeof(why)),
