@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 t_begin
 PEERS="$T_ROOT/tests/e2e/peers"
 "$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
-start_journald || skip_all "no systemd-journald to start"
+start_private_journald || skip_all "cannot start a private systemd-journald"
 
 IDP=18731
 GW=18304
@@ -32,7 +32,7 @@ cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports":
     {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]},
      "action": "allow"},
     {"name": "default", "action": "deny", "reason": "not for gateways"}]}')
-AGENT_ARGS="" start_agent "$cfg" || { not_ok "agent starts"; exit 1; }
+start_agent_journald "$cfg" || { not_ok "agent starts"; exit 1; }
 ok "agent starts, logging to journald"
 
 # The gateway: mcp-proxy spawning mcp-remote; the client secret only in the environment.
@@ -55,7 +55,7 @@ check_eq "a token-less client calls echo twice through the gateway" "true 2" "$(
 check_eq "tools/list through the gateway is filtered to what gw-bot may call (echo)" 1 "$(jq -r .tools <<<"$out")"
 
 sleep 0.5
-j() { journalctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager "$@"; }
+j() { journal_ctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager "$@"; }
 # the process whose connection carried gw-bot's token
 RPID=$(j MCPW_SUB=gw-bot MCPW_TOOL=echo | head -n 1 | jq -r .MCPW_PID)
 check_eq "the captured process is mcp-remote ..." node "$(cat "/proc/$RPID/comm" 2>/dev/null)"

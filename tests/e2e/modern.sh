@@ -13,7 +13,7 @@ source "$(dirname "$0")/../lib.sh"
 t_begin
 PEERS="$T_ROOT/tests/e2e/peers"
 "$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
-start_journald || skip_all "no systemd-journald to start"
+start_private_journald || skip_all "cannot start a private systemd-journald"
 
 IDP=18741
 UP=18305
@@ -34,9 +34,9 @@ cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports":
     {"name": "discovery", "match": {"method": ["server/discover", "subscriptions/listen", "tools/list",
        "initialize", "notifications/*", "ping"]}, "action": "allow"},
     {"name": "default", "action": "deny", "reason": "not for this caller"}]}')
-AGENT_ARGS="" start_agent "$cfg" || { not_ok "agent starts"; exit 1; }
+start_agent_journald "$cfg" || { not_ok "agent starts"; exit 1; }
 ok "agent starts, logging to journald"
-j() { journalctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager "$@"; }
+j() { journal_ctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager "$@"; }
 
 # --- 1. mcp-remote --protocol auto, as alice and as bob -------------------------------------
 # session WHO: one stdio session through mcp-remote calling echo and get-sum. Each identity
