@@ -9,12 +9,14 @@
 # and drops the old keys (SIGUSR2): a second unknown kid inside the window is refused without
 # a fetch, the fetch comes when the window ends, then the new token passes and the tokens
 # whose keys were dropped are refused, although the agent had accepted them before.
-# Takes about 70 s (two 30 s windows).
+# Takes about 65 s (two 30 s windows).
 source "$(dirname "$0")/../lib.sh"
 t_begin
 PEERS="$T_ROOT/tests/e2e/peers"
 "$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
-WINDOW=30 # MW_OIDC_KID_REFRESH_MIN_SEC in agent/oidc.h
+# the agent's early-refresh window (a constant, no config key)
+WINDOW=$(awk '$1 == "#define" && $2 == "MW_OIDC_KID_REFRESH_MIN_SEC" { print $3 }' "$T_ROOT/agent/oidc.h")
+case "$WINDOW" in '' | *[!0-9]*) echo "Bail out! MW_OIDC_KID_REFRESH_MIN_SEC not found in agent/oidc.h"; exit 1 ;; esac
 
 IDP=18721
 start_idp "$IDP" || { not_ok "IdP starts" "$(tail -5 "$T_DIR/idp-$IDP.log")"; exit 1; }
