@@ -17,11 +17,14 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 RATES=${RATES:-1000 5000}
-DURATION=${DURATION:-10}
-DURATION_MAX=${DURATION_MAX:-6}
+DURATION=${DURATION:-8}
+DURATION_MAX=${DURATION_MAX:-5}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-8}
 PERF=${PERF:-0}
+NICE=${NICE:-0}     # e.g. -10: the stub, nginx, the agent and the client at that niceness
+BYPASS=${BYPASS:-0} # 1: a fourth path, the agent with "bypass": true (sockmap), run after the others
+SYSCALLS=syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl
 AGENT_CPU=${AGENT_CPU:-1} # the agent and nginx's worker; client and stub on the other CPUs
 LOAD="$BUILD/bench/mcpload"
 STUB="$BUILD/bench/mcpstub"
@@ -32,7 +35,7 @@ AUD=urn:mcp:gateway
 t_begin >/dev/null
 exec 3>&1 1>"$T_DIR/tap.log"
 fail() { echo "mcp bench: $*" >&3; cp "$T_DIR"/*.log /tmp/mcpdbg/ 2>/dev/null; exit 1; }
-OTHER_CPUS=$(seq 0 $(($(nproc) - 1)) | grep -vx "$AGENT_CPU" | paste -sd,)
+OTHER_CPUS=${OTHER_CPUS:-$(seq 0 $(($(nproc) - 1)) | grep -vx "$AGENT_CPU" | paste -sd,)}
 [ -n "$OTHER_CPUS" ] || OTHER_CPUS=$AGENT_CPU
 
 # --- an RS256 key, its JWKS and an at+jwt access token for group "bench" -------------------
@@ -53,6 +56,7 @@ printf '%s.%s.%s\n' "$h" "$p" "$s" >"$K/token"
 
 # --- the stub, nginx, the agent ------------------------------------------------------------
 spawn_in "$T_CG/other" "$T_DIR/stub.log" taskset -c "$OTHER_CPUS" "$STUB" 127.0.0.1:9000
+STUB_PID=$SPAWNED
 wait_port 9000 || fail "the stub did not start"
 
 mkdir -p "$T_DIR/nginx"
@@ -86,8 +90,14 @@ CONF
 spawn_in "$T_CG/other" "$T_DIR/nginx.log" "$NGINX" -p "$T_DIR/nginx" -c "$T_DIR/nginx/nginx.conf"
 NGINX_PID=$SPAWNED
 wait_port 9080 || fail "nginx did not start: $(tail -3 "$T_DIR/nginx.log" "$T_DIR/nginx/error.log")"
+renice -n "$NICE" -p "$STUB_PID" "$NGINX_PID" $(pgrep -P "$NGINX_PID") >/dev/null
 
-cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [9000]}]},
+# start_mw BYPASS: (re)start the agent, "bypass": true|false, pinned to AGENT_CPU
+start_mw() {
+	[ -n "${AGENT_PID:-}" ] && t_kill "$AGENT_PID"
+	rm -rf "$T_PIN"
+	cfg=$(agent_config '"bypass": '"$1"',
+  "capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [9000]}]},
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
   "identity": {"require_token": true, "oidc": [{"issuer": "'"$ISS"'", "audience": "'"$AUD"'",
     "typ": "at+jwt", "groups_claim": "groups", "jwks_file": "'"$K/jwks.json"'"}]},
@@ -95,8 +105,12 @@ cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports":
     {"name": "bench may echo", "match": {"groups": ["bench"], "method": "tools/call", "tool": "echo"},
      "action": "allow"},
     {"name": "default", "action": "deny"}]}')
-start_agent "$cfg" >/dev/null || fail "the agent did not start: $(tail -5 "$T_DIR/agent.log")"
-taskset -a -p -c "$AGENT_CPU" "$AGENT_PID" >/dev/null || fail "taskset on the agent failed"
+	: >"$T_DIR/agent.log"
+	start_agent "$cfg" >/dev/null || fail "the agent did not start: $(tail -5 "$T_DIR/agent.log")"
+	taskset -a -p -c "$AGENT_CPU" "$AGENT_PID" >/dev/null || fail "taskset on the agent failed"
+	renice -n "$NICE" -p "$AGENT_PID" >/dev/null
+}
+start_mw false
 
 # --- measurements --------------------------------------------------------------------------
 decisions() { grep -c "MCPW_DECISION=$1" "$T_DIR/agent.log"; }
@@ -109,17 +123,17 @@ run() {
 	shift 3
 	case $path in
 	nginx) port=9080 ;;
-	mcpwarden) cg=$T_CG/gw ;;
+	mcpwarden | bypass) cg=$T_CG/gw ;;
 	esac
-	if [ "$path" = mcpwarden ]; then a0=$(decisions allow); c0=$(cpu_ticks "$AGENT_PID"); fi
+	if [ "$cg" = "$T_CG/gw" ]; then a0=$(decisions allow); c0=$(cpu_ticks "$AGENT_PID"); fi
 	if [ "$path" = nginx ]; then c0=$(cpu_ticks "$(pgrep -P "$NGINX_PID" | head -1)"); fi
 	t0=$(date +%s%N)
-	out=$(run_in "$cg" taskset -c "$OTHER_CPUS" "$LOAD" "$mode" "127.0.0.1:$port" "$@" --conns "$CONNS" \
+	out=$(run_in "$cg" nice -n "$NICE" taskset -c "$OTHER_CPUS" "$LOAD" "$mode" "127.0.0.1:$port" "$@" --conns "$CONNS" \
 		--token-file "$K/token" --warmup "$WARMUP" --json 2>>"$T_DIR/load.log")
 	rc=$?
 	t1=$(date +%s%N)
 	[ -n "$out" ] || fail "$path $test: no result (exit $rc): $(tail -3 "$T_DIR/load.log")"
-	if [ "$path" = mcpwarden ]; then
+	if [ "$cg" = "$T_CG/gw" ]; then
 		sleep 0.2 # the last decisions reach the log
 		a1=$(decisions allow)
 		c1=$(cpu_ticks "$AGENT_PID")
@@ -141,32 +155,48 @@ run() {
 echo "mcpwarden checkpoint benchmark: tools/call, 1 KiB request + Bearer JWT, 4 KiB reply," \
 	"$CONNS keep-alive connections; open loop at $RATES calls/s for ${DURATION} s each," \
 	"closed loop ${DURATION_MAX} s (first ${WARMUP} s not counted); agent and nginx on CPU" \
-	"$AGENT_CPU, client and stub on CPU $OTHER_CPUS; $(nproc) CPUs, kernel $(uname -r)," \
+	"$AGENT_CPU, client and stub on CPU $OTHER_CPUS; nice $NICE; $(nproc) CPUs, kernel $(uname -r)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)" >&3
-for path in direct nginx mcpwarden; do # one untimed call each: connections, token cache
-	run_in "$([ $path = mcpwarden ] && echo "$T_CG/gw" || echo "$T_CG/other")" "$LOAD" open \
-		"127.0.0.1:$([ $path = nginx ] && echo 9080 || echo 9000)" --rate 100 --duration 0.5 \
-		--warmup 0 --conns 1 --token-file "$K/token" >/dev/null 2>>"$T_DIR/load.log" ||
-		fail "$path: warm-up call failed: $(tail -3 "$T_DIR/load.log") $(tail -3 "$T_DIR/agent.log")"
-done
-for rate in $RATES; do
-	for path in direct nginx mcpwarden; do
-		run "$path" "open$rate" open --rate "$rate" --duration "$DURATION"
+# warm PATH: one untimed half second at 100/s (connections, the agent's token cache)
+warm() {
+	local cg=$T_CG/other port=9000
+	[ "$1" = nginx ] && port=9080
+	[ "$1" = mcpwarden ] || [ "$1" = bypass ] && cg=$T_CG/gw
+	run_in "$cg" "$LOAD" open "127.0.0.1:$port" --rate 100 --duration 0.5 --warmup 0 --conns 1 \
+		--token-file "$K/token" >/dev/null 2>>"$T_DIR/load.log" ||
+		fail "$1: warm-up calls failed: $(tail -3 "$T_DIR/load.log") $(tail -3 "$T_DIR/agent.log")"
+}
+# series PATH...: the open-loop rates, then the closed loop, for each path
+series() {
+	local rate path
+	for path in "$@"; do warm "$path"; done
+	for rate in $RATES; do
+		for path in "$@"; do
+			run "$path" "open$rate" open --rate "$rate" --duration "$DURATION"
+		done
+		echo "  $*: open loop at $rate/s done" >&3
 	done
-	echo "  open loop at $rate/s done" >&3
-done
-for path in direct nginx mcpwarden; do
-	if [ "$path" = mcpwarden ] && [ "$PERF" = 1 ]; then
-		perf record -g -o "$T_DIR/perf.data" -p "$AGENT_PID" -- sleep "$((DURATION_MAX - 1))" \
-			>"$T_DIR/perf.log" 2>&1 &
-		perf_pid=$!
-	fi
-	run "$path" closed closed --duration "$DURATION_MAX"
-done
-[ -n "${perf_pid:-}" ] && wait "$perf_pid"
-echo "  closed loop done" >&3
-denied=$(($(decisions deny) + $(decisions unauthenticated) + $(decisions malformed)))
-[ "$denied" = 0 ] || fail "$denied calls were not allowed: $(grep -m1 'MCPW_DECISION=[dum]' "$T_DIR/agent.log")"
+	for path in "$@"; do
+		if [ "$path" = mcpwarden ] && [ "$PERF" = 1 ]; then
+			perf record --call-graph dwarf,16384 -F 2000 -o "$T_DIR/perf.data" -p "$AGENT_PID" \
+				-- sleep "$((DURATION_MAX - 1))" >"$T_DIR/perf.log" 2>&1 &
+			perf_pid=$!
+			perf stat -x, -o "$T_DIR/syscalls.csv" -e "$SYSCALLS" -p "$AGENT_PID" \
+				-- sleep "$((DURATION_MAX - 1))" >/dev/null 2>&1 &
+			stat_pid=$!
+		fi
+		run "$path" closed closed --duration "$DURATION_MAX"
+		if [ -n "${perf_pid:-}" ]; then wait "$perf_pid" "$stat_pid"; perf_pid=""; fi
+	done
+	echo "  $*: closed loop done" >&3
+	denied=$(($(decisions deny) + $(decisions unauthenticated) + $(decisions malformed)))
+	[ "$denied" = 0 ] || fail "$denied calls not allowed: $(grep -m1 'MCPW_DECISION=[dum]' "$T_DIR/agent.log")"
+}
+series direct nginx mcpwarden
+if [ "$BYPASS" = 1 ]; then
+	start_mw true
+	series bypass
+fi
 
 # --- report --------------------------------------------------------------------------------
 mkdir -p "$BUILD/bench"
@@ -175,29 +205,36 @@ jq -s 'group_by(.path) | map({key: .[0].path, value: (map({key: .test, value: de
 jq -r --arg rates "$RATES" '
   . as $r | def f: . * 10 | round / 10 | tostring; def w(n): " " * (n - length) + .;
   def add(p; t; k): ($r[p][t][k] - $r.direct[t][k]) | f | (if startswith("-") then . else "+" + . end);
-  ($rates | split(" ")) as $rs |
+  ($rates | split(" ")) as $rs | (["direct", "nginx", "mcpwarden", "bypass"] | map(select($r[.]))) as $paths |
   "",
   ($rs[] as $rate | ("open" + $rate) as $t |
     "open loop \($rate)/s     achieved     p50     p99   p99.9     max  errors   added p50   added p99  p99 x",
-    (["direct", "nginx", "mcpwarden"][] as $p | $r[$p][$t] |
+    ($paths[] as $p | $r[$p][$t] |
       "  \($p | . + "          " | .[0:10])    \(.rate | f | w(9)) \(.p50_us | f | w(7)) \(.p99_us | f | w(7)) \(.p999_us | f | w(7)) \(.max_us | f | w(7)) \(.errors | tostring | w(7))" +
       (if $p == "direct" then "" else "  \(add($p; $t; "p50_us") | w(10))  \(add($p; $t; "p99_us") | w(10))  \(.p99_us / $r.direct[$t].p99_us * 100 | round / 100 | tostring | w(5))" end)),
     ""),
   "closed loop (max)     calls/s     p50     p99  proxy CPU  calls/s per proxy core",
-  (["direct", "nginx", "mcpwarden"][] as $p | $r[$p].closed |
+  ($paths[] as $p | $r[$p].closed |
     "  \($p | . + "          " | .[0:10])  \(.rate | round | tostring | w(9)) \(.p50_us | f | w(7)) \(.p99_us | f | w(7))" +
     (if .cpu then "  \(.cpu * 100 | round | tostring | w(8))%  \(.rate / .cpu | round | tostring | w(22))" else "" end)),
   "(latencies in microseconds; added = path minus direct; proxy CPU = its CPU time over the run)",
   "",
   ($r.mcpwarden.open1000 // empty | "aim at 1000/s: mcpwarden adds \(add("mcpwarden"; "open1000"; "p50_us")) us at p50 [<= 50], \(add("mcpwarden"; "open1000"; "p99_us")) us at p99 [<= 200]; nginx adds \(add("nginx"; "open1000"; "p50_us")) / \(add("nginx"; "open1000"; "p99_us"))"),
   "aim closed loop: \($r.mcpwarden.closed.rate / $r.mcpwarden.closed.cpu | round) inspected calls/s per agent core (\($r.mcpwarden.closed.rate | round)/s at \($r.mcpwarden.closed.cpu * 100 | round)% of one core) [>= 20000]; nginx \($r.nginx.closed.rate / $r.nginx.closed.cpu | round)/s per core",
-  "inspected: \([$r.mcpwarden[] | .decisions] | add) calls through the agent, each an allow decision in the agent log"
+  "inspected: \([$r.mcpwarden[], $r.bypass[]? | .decisions] | add) calls through the agent, each an allow decision in the agent log"
 ' "$BUILD/bench/mcp.json" >&3
 if [ "$PERF" = 1 ] && [ -s "$T_DIR/perf.data" ]; then
 	echo "" >&3
-	echo "agent profile (perf, closed loop; self %, top 25):" >&3
-	perf report -i "$T_DIR/perf.data" --no-children --stdio --sort sym 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -25 >&3
+	calls=$(jq -r '.closed.ok' <<<"$(jq .mcpwarden "$BUILD/bench/mcp.json")")
+	echo "agent syscalls during the closed loop (the agent's $((DURATION_MAX - 1)) s, per counted call):" >&3
+	awk -F, -v n="$calls" -v d="$DURATION_MAX" -v w="$WARMUP" '$1 ~ /^[0-9]+$/ && $1 > 0 {
+		sub("syscalls:sys_enter_", "", $3); printf "  %-12s %6.2f\n", $3, $1 / (n * (d - 1) / (d - w)) }' \
+		"$T_DIR/syscalls.csv" >&3
+	echo "agent profile (perf, closed loop; by library, then self % by symbol, top 30):" >&3
+	perf report -i "$T_DIR/perf.data" --no-children --stdio --sort dso 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -8 >&3
+	perf report -i "$T_DIR/perf.data" --no-children --stdio --sort dso,sym 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -30 >&3
 	cp "$T_DIR/perf.data" "$BUILD/bench/mcp-perf.data"
 fi
 echo "results: $BUILD/bench/mcp.json" >&3
