@@ -12,7 +12,8 @@
 # closed loop for DURATION_MAX s (throughput).  The agent's own CPU time is read from /proc,
 # so "inspected calls/s per core" is the closed-loop rate divided by the cores it used.  Every
 # call through the agent must show as an allow decision in its log, or the run fails.
-# PERF=1 records the agent during its closed loop (perf record -g) and prints the top symbols.
+# PERF=1 records the agent during its closed loop (perf record, DWARF call graphs) and prints
+# its syscalls per call, CPU by library, the hottest symbols and the inclusive call tree.
 # Results also go to build/bench/mcp.json.
 set -u
 source "$(dirname "$0")/../lib.sh"
@@ -230,11 +231,16 @@ if [ "$PERF" = 1 ] && [ -s "$T_DIR/perf.data" ]; then
 	awk -F, -v n="$calls" -v d="$DURATION_MAX" -v w="$WARMUP" '$1 ~ /^[0-9]+$/ && $1 > 0 {
 		sub("syscalls:sys_enter_", "", $3); printf "  %-12s %6.2f\n", $3, $1 / (n * (d - 1) / (d - w)) }' \
 		"$T_DIR/syscalls.csv" >&3
-	echo "agent profile (perf, closed loop; by library, then self % by symbol, top 30):" >&3
+	echo "agent profile (perf, closed loop): CPU by library" >&3
 	perf report -i "$T_DIR/perf.data" --no-children --stdio --sort dso 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -8 >&3
+		grep -E '^ +[0-9.]+%' | head -7 >&3
+	echo "hottest symbols (self)" >&3
 	perf report -i "$T_DIR/perf.data" --no-children --stdio --sort dso,sym 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -30 >&3
+		grep -E '^ +[0-9.]+%' | head -12 >&3
+	echo "user-space call tree (inclusive, >= 2%)" >&3
+	perf report -i "$T_DIR/perf.data" --children --stdio --sort sym -g none --percent-limit 2 \
+		2>/dev/null | grep -E '^ +[0-9.]+% +[0-9.]+% +\[\.\] [a-z_]' |
+		grep -vE 'sd_event_(loop|run)|\] main$' | head -32 >&3
 	cp "$T_DIR/perf.data" "$BUILD/bench/mcp-perf.data"
 fi
 echo "results: $BUILD/bench/mcp.json" >&3

@@ -13,8 +13,10 @@
  * counted from the intended time, so a stall shows as the latency of every request it
  * delayed (no coordinated omission).  closed: every connection sends its next request as
  * soon as the reply is in; the result is the throughput.  Requests due (open) or sent
- * (closed) during the warm-up are not counted.  Prints the achieved rate, the errors and
- * p50/p90/p99/p99.9/max in microseconds. */
+ * (closed) during the warm-up are not counted.  Prints the achieved rate (good replies to
+ * counted requests per second of the counted window), the errors (bad replies, connections
+ * lost with a request out, and requests due but unanswered LOAD_DRAIN_NS after the end) and
+ * p50/p90/p99/p99.9/max in microseconds.  Exit status 1 when there was any error. */
 #include "util.h"
 
 #include <arpa/inet.h>
