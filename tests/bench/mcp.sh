@@ -45,7 +45,8 @@ K="$T_DIR/keys"
 mkdir -m 755 "$K" # the agent reads jwks.json as its unprivileged user
 (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$K/key.pem") \
 	2>/dev/null || fail "openssl genpkey failed"
-n=$(openssl rsa -in "$K/key.pem" -noout -modulus | sed 's/^Modulus=//' | xxd -r -p | b64url)
+hex=$(openssl rsa -in "$K/key.pem" -noout -modulus | sed 's/^Modulus=//; s/../\\x&/g')
+n=$(printf '%b' "$hex" | b64url)
 printf '{"keys": [{"kty": "RSA", "kid": "bench-1", "use": "sig", "alg": "RS256", "n": "%s", "e": "AQAB"}]}\n' \
 	"$n" >"$K/jwks.json"
 now=$(date +%s)
