@@ -21,7 +21,8 @@ RATES=${RATES:-1000 5000}
 DURATION=${DURATION:-8}
 DURATION_MAX=${DURATION_MAX:-5}
 WARMUP=${WARMUP:-1}
-CONNS=${CONNS:-8}
+CONNS=${CONNS:-8}         # open loop
+CONNS_MAX=${CONNS_MAX:-32} # closed loop: enough requests in flight to keep a proxy busy
 PERF=${PERF:-0}
 NICE=${NICE:-0}     # e.g. -10: the stub, nginx, the agent and the client at that niceness
 BYPASS=${BYPASS:-0} # 1: a fourth path, the agent with "bypass": true (sockmap), run after the others
@@ -121,7 +122,7 @@ TCK=$(getconf CLK_TCK)
 
 # run PATH TEST MODE mcpload-args...: one mcpload run, its JSON line tagged into raw.jsonl
 run() {
-	local path=$1 test=$2 mode=$3 cg=$T_CG/other port=9000 out rc a0 a1 t0 t1 c0 c1 extra='{}'
+	local path=$1 test=$2 mode=$3 cg=$T_CG/other port=9000 out rc a0 a1 t0 t1 c0 c1 s0 s1 extra='{}'
 	shift 3
 	case $path in
 	nginx) port=9080 ;;
@@ -129,11 +130,13 @@ run() {
 	esac
 	if [ "$cg" = "$T_CG/gw" ]; then a0=$(decisions allow); c0=$(cpu_ticks "$AGENT_PID"); fi
 	if [ "$path" = nginx ]; then c0=$(cpu_ticks "$(pgrep -P "$NGINX_PID" | head -1)"); fi
+	s0=$(cpu_ticks "$STUB_PID")
 	t0=$(date +%s%N)
-	out=$(run_in "$cg" nice -n "$NICE" taskset -c "$OTHER_CPUS" "$LOAD" "$mode" "127.0.0.1:$port" "$@" --conns "$CONNS" \
-		--token-file "$K/token" --warmup "$WARMUP" --json 2>>"$T_DIR/load.log")
+	out=$(run_in "$cg" nice -n "$NICE" taskset -c "$OTHER_CPUS" "$LOAD" "$mode" "127.0.0.1:$port" \
+		--conns "$CONNS" --token-file "$K/token" --warmup "$WARMUP" --json "$@" 2>>"$T_DIR/load.log")
 	rc=$?
 	t1=$(date +%s%N)
+	s1=$(cpu_ticks "$STUB_PID")
 	[ -n "$out" ] || fail "$path $test: no result (exit $rc): $(tail -3 "$T_DIR/load.log")"
 	if [ "$cg" = "$T_CG/gw" ]; then
 		sleep 0.2 # the last decisions reach the log
@@ -151,12 +154,14 @@ run() {
 			--argjson tck "$TCK" '{cpu: ($c / $tck / ($w / 1000))}')
 	fi
 	[ "$rc" = 0 ] || echo "  $path $test: mcpload exit $rc ($(jq -r .errors <<<"$out") errors)" >&3
-	jq -c --arg p "$path" --arg t "$test" --argjson x "$extra" '. + $x + {path: $p, test: $t}' \
+	jq -c --arg p "$path" --arg t "$test" --argjson x "$extra" --argjson sc "$((s1 - s0))" \
+		--argjson w "$(((t1 - t0) / 1000000))" --argjson tck "$TCK" \
+		'. + $x + {path: $p, test: $t, stub_cpu: ($sc / $tck / ($w / 1000))}' \
 		<<<"$out" >>"$T_DIR/raw.jsonl"
 }
 echo "mcpwarden checkpoint benchmark: tools/call, 1 KiB request + Bearer JWT, 4 KiB reply," \
-	"$CONNS keep-alive connections; open loop at $RATES calls/s for ${DURATION} s each," \
-	"closed loop ${DURATION_MAX} s (first ${WARMUP} s not counted); agent and nginx on CPU" \
+	"keep-alive; open loop on $CONNS connections at $RATES calls/s for ${DURATION} s each," \
+	"closed loop on $CONNS_MAX for ${DURATION_MAX} s (first ${WARMUP} s not counted); agent and nginx on CPU" \
 	"$AGENT_CPU, client and stub on CPU $OTHER_CPUS; nice $NICE; $(nproc) CPUs, kernel $(uname -r)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)" >&3
 # warm PATH: one untimed half second at 100/s (connections, the agent's token cache)
@@ -187,7 +192,7 @@ series() {
 				-- sleep "$((DURATION_MAX - 1))" >/dev/null 2>&1 &
 			stat_pid=$!
 		fi
-		run "$path" closed closed --duration "$DURATION_MAX"
+		run "$path" closed closed --duration "$DURATION_MAX" --conns "$CONNS_MAX"
 		if [ -n "${perf_pid:-}" ]; then wait "$perf_pid" "$stat_pid"; perf_pid=""; fi
 	done
 	echo "  $*: closed loop done" >&3
@@ -215,9 +220,9 @@ jq -r --arg rates "$RATES" '
       "  \($p | . + "          " | .[0:10])    \(.rate | f | w(9)) \(.p50_us | f | w(7)) \(.p99_us | f | w(7)) \(.p999_us | f | w(7)) \(.max_us | f | w(7)) \(.errors | tostring | w(7))" +
       (if $p == "direct" then "" else "  \(add($p; $t; "p50_us") | w(10))  \(add($p; $t; "p99_us") | w(10))  \(.p99_us / $r.direct[$t].p99_us * 100 | round / 100 | tostring | w(5))" end)),
     ""),
-  "closed loop (max)     calls/s     p50     p99  proxy CPU  calls/s per proxy core",
+  "closed loop (max)     calls/s     p50     p99  client+stub CPU  proxy CPU  calls/s per proxy core",
   ($paths[] as $p | $r[$p].closed |
-    "  \($p | . + "          " | .[0:10])  \(.rate | round | tostring | w(9)) \(.p50_us | f | w(7)) \(.p99_us | f | w(7))" +
+    "  \($p | . + "          " | .[0:10])  \(.rate | round | tostring | w(9)) \(.p50_us | f | w(7)) \(.p99_us | f | w(7))  \((.client_cpu + .stub_cpu) * 100 | round | tostring | w(14))%" +
     (if .cpu then "  \(.cpu * 100 | round | tostring | w(8))%  \(.rate / .cpu | round | tostring | w(22))" else "" end)),
   "(latencies in microseconds; added = path minus direct; proxy CPU = its CPU time over the run)",
   "",

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -471,7 +472,14 @@ static double load_pct(const struct load_run *run, double q)
 
 static void load_report(struct load_run *run)
 {
-	double window = run->a.duration - run->a.warmup, mean = 0, achieved;
+	double window = run->a.duration - run->a.warmup, mean = 0, achieved, wall, cpu = 0;
+	struct rusage ru;
+
+	/* the client's own CPU share over the whole run: is the load generator the limit? */
+	wall = (double)(load_now_ns() - run->t0) / (double)LOAD_NS;
+	if (getrusage(RUSAGE_SELF, &ru) == 0 && wall > 0)
+		cpu = ((double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6) / wall;
 
 	qsort(run->lat, run->n_lat, sizeof(*run->lat), cmp_u64);
 	for (size_t i = 0; i < run->n_lat; i++)
@@ -482,19 +490,21 @@ static void load_report(struct load_run *run)
 		printf("{\"mode\":\"%s\",\"target_rate\":%.0f,\"conns\":%u,\"duration_s\":%.1f,"
 		       "\"rate\":%.1f,\"sent\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"errors\":%" PRIu64
 		       ",\"reconnects\":%" PRIu64 ",\"mean_us\":%.1f,\"p50_us\":%.1f,"
-		       "\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+		       "\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+		       "\"client_cpu\":%.3f}\n",
 		       run->a.mode == LOAD_OPEN ? "open" : "closed",
 		       run->a.mode == LOAD_OPEN ? run->a.rate : 0, run->a.conns, window, achieved,
 		       run->sent, run->ok, run->errors, run->reconnects, mean,
 		       load_pct(run, 0.5), load_pct(run, 0.9), load_pct(run, 0.99),
-		       load_pct(run, 0.999), load_pct(run, 1.0));
+		       load_pct(run, 0.999), load_pct(run, 1.0), cpu);
 		return;
 	}
 	printf("%s loop, %u connections, %.1f s counted: %.1f calls/s",
 	       run->a.mode == LOAD_OPEN ? "open" : "closed", run->a.conns, window, achieved);
 	if (run->a.mode == LOAD_OPEN)
 		printf(" (target %.0f/s)", run->a.rate);
-	printf(", %" PRIu64 " ok, %" PRIu64 " errors\n", run->ok, run->errors);
+	printf(", %" PRIu64 " ok, %" PRIu64 " errors, client CPU %.0f%%\n", run->ok, run->errors,
+	       cpu * 100);
 	printf("latency us: mean %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n", mean,
 	       load_pct(run, 0.5), load_pct(run, 0.9), load_pct(run, 0.99), load_pct(run, 0.999),
 	       load_pct(run, 1.0));
