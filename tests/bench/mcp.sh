@@ -36,7 +36,7 @@ AUD=urn:mcp:gateway
 [ -x "$NGINX" ] || skip_all "no $NGINX (tests/deps.sh installs Debian's nginx)"
 t_begin >/dev/null
 exec 3>&1 1>"$T_DIR/tap.log"
-fail() { echo "mcp bench: $*" >&3; cp "$T_DIR"/*.log /tmp/mcpdbg/ 2>/dev/null; exit 1; }
+fail() { echo "mcp bench: $*" >&3; exit 1; }
 OTHER_CPUS=${OTHER_CPUS:-$(seq 0 $(($(nproc) - 1)) | grep -vx "$AGENT_CPU" | paste -sd,)}
 [ -n "$OTHER_CPUS" ] || OTHER_CPUS=$AGENT_CPU
 
@@ -139,9 +139,9 @@ run() {
 	s1=$(cpu_ticks "$STUB_PID")
 	[ -n "$out" ] || fail "$path $test: no result (exit $rc): $(tail -3 "$T_DIR/load.log")"
 	if [ "$cg" = "$T_CG/gw" ]; then
+		c1=$(cpu_ticks "$AGENT_PID")
 		sleep 0.2 # the last decisions reach the log
 		a1=$(decisions allow)
-		c1=$(cpu_ticks "$AGENT_PID")
 		extra=$(jq -nc --argjson d "$((a1 - a0))" --argjson c "$(((c1 - c0)))" \
 			--argjson w "$(((t1 - t0) / 1000000))" --argjson tck "$TCK" \
 			'{decisions: $d, cpu: ($c / $tck / ($w / 1000))}')
