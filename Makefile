@@ -158,6 +158,7 @@ test: all fuzz
 
 bench: all
 	$(Q)tests/bench/run.sh
+	$(Q)tests/bench/mcp.sh
 
 demo: deps all
 	$(Q)tests/demo.sh
