@@ -292,8 +292,8 @@ static int sse_block(struct mw_inspect *in, const struct sse_event *ev, struct m
 	 * in its raw bytes; write it here so that the client gets the line ends as sent */
 	bool fix = ev->raw_len && ev->raw[ev->raw_len - 1] == '\r';
 
-	if (!(ev->flags & SSE_EV_DISPATCH))
-		return sse_out(in, ev->raw, ev->raw_len, fix, to_client); /* priming, comments */
+	if (!(ev->flags & SSE_EV_DISPATCH) || !ev->msg.data_len) /* priming, comments, retry */
+		return sse_out(in, ev->raw, ev->raw_len, fix, to_client);
 	v = server_message(in, cur_slot(in), ev->msg.data, ev->msg.data_len, &json, &len);
 	if (v < 0)
 		return v;
