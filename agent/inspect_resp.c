@@ -57,7 +57,16 @@ static void list_changed(void *userdata, const char *tool)
  * to spell that key otherwise is with \u escapes.  False positives only cost a parse. */
 static bool may_hold_request(const char *p, size_t len)
 {
-	return memmem(p, len, "\"method\"", 8) || memmem(p, len, "\\u", 2);
+	const char *end = p + len, *q = p;
+
+	if (memmem(p, len, "\"method\"", 8))
+		return true;
+	while ((q = memchr(q, '\\', (size_t)(end - q))) && q + 1 < end) {
+		if (q[1] == 'u')
+			return true;
+		q += 2; /* an escape is two bytes at least: \\ is not the start of \u */
+	}
+	return false;
 }
 
 /* MASKING HOOK.  Masking plugs in here: mask msg (a message of the parsed body, edited in
