@@ -333,7 +333,7 @@ static int reply_http_error(struct mw_inspect *in, int status, const char *text,
 }
 
 void inspect_fill_request(struct mw_inspect *in, const struct mw_jwt_claims *c,
-			 struct mw_policy_request *req)
+			  struct mw_policy_request *req)
 {
 	*req = (struct mw_policy_request){
 		.sub = c ? c->sub : NULL,

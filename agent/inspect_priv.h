@@ -70,18 +70,18 @@ struct mw_inspect {
 	/* the request being decided, for payload records of the agent's own replies */
 	const char *cur_method, *cur_tool;
 	struct slot *first, *last;
-	bool refusing; /* a closing reply is queued: no more input is read */
-	bool answered; /* the request just decided was answered by us, not forwarded */
-	bool closing;  /* that reply is out: end the connection once it is written */
+	bool refusing;	 /* a closing reply is queued: no more input is read */
+	bool answered;	 /* the request just decided was answered by us, not forwarded */
+	bool closing;	 /* that reply is out: end the connection once it is written */
 	char server[80]; /* host:port, the key of the rug-pull table */
 	struct resp r;	 /* the response being received */
 };
 
 /* inspect.c */
 int inspect_slots_flush(struct mw_inspect *in, struct mw_bytes *to_client);
-void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
-		    const char *session, const char *method, const char *tool,
-		    const char *decision, const char *rule, const char *reason);
+void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims, const char *session,
+		    const char *method, const char *tool, const char *decision, const char *rule,
+		    const char *reason);
 void inspect_fill_request(struct mw_inspect *in, const struct mw_jwt_claims *c,
 			  struct mw_policy_request *req);
 void inspect_record(struct mw_inspect *in, const struct mw_inspect_record *rec);

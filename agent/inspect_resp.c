@@ -75,8 +75,7 @@ static bool may_hold_request(const char *p, size_t len)
  * and return 1 when it changed something (the body is then re-serialised), 0 when not,
  * -errno on failure (the message is then not forwarded).  The summary goes to the decision
  * event and the payload record's "masked" field.  Until masking exists, nothing changes. */
-static int server_message_mask(struct mw_inspect *in, struct mcp_message *msg,
-			       const char *profile)
+static int server_message_mask(struct mw_inspect *in, struct mcp_message *msg, const char *profile)
 {
 	(void)in;
 	(void)msg;
@@ -113,8 +112,8 @@ static bool s2c_allowed(struct mw_inspect *in, const struct slot *s, const struc
 /* Every JSON-RPC message (body) the server sends the client: keep, rewrite or drop it.
  * s is the forwarded request it answers (NULL: none known).  On MSG_REPLACE *ret_new is
  * malloc'd. */
-static int server_message(struct mw_inspect *in, const struct slot *s, const char *data,
-			  size_t len, char **ret_new, size_t *ret_len)
+static int server_message(struct mw_inspect *in, const struct slot *s, const char *data, size_t len,
+			  char **ret_new, size_t *ret_len)
 {
 	_cleanup_(mcp_body_freep) struct mcp_body *b = NULL;
 	bool suspect = may_hold_request(data, len), tools = s && s->tools_list;
@@ -335,8 +334,7 @@ static int sse_block(struct mw_inspect *in, const struct sse_event *ev, struct m
 	return sse_out(in, enc, enc_len, false, to_client);
 }
 
-static int sse_feed(struct mw_inspect *in, const uint8_t *p, size_t len,
-		    struct mw_bytes *to_client)
+static int sse_feed(struct mw_inspect *in, const uint8_t *p, size_t len, struct mw_bytes *to_client)
 {
 	while (len > 0) {
 		struct sse_event ev;

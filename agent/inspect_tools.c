@@ -34,7 +34,8 @@ struct mcp_tools *tool_tables_get(struct mw_inspect_env *env, const char *server
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->s[i].server, server) == 0)
 			return t->s[i].tools;
-	if (t->n >= MW_TOOL_SERVERS_MAX || mcp_tools_new(MW_TOOLS_PER_SERVER, &t->s[t->n].tools) < 0)
+	if (t->n >= MW_TOOL_SERVERS_MAX ||
+	    mcp_tools_new(MW_TOOLS_PER_SERVER, &t->s[t->n].tools) < 0)
 		return NULL;
 	snprintf(t->s[t->n].server, sizeof(t->s[t->n].server), "%s", server);
 	return t->s[t->n++].tools;

@@ -13,8 +13,8 @@
 #include "inspect.h"
 #include "mcp.h"
 
-#define MW_TOOL_SERVERS_MAX 64		   /* servers remembered per policy generation */
-#define MW_TOOLS_PER_SERVER 4096	   /* tool names remembered per server */
+#define MW_TOOL_SERVERS_MAX 64	 /* servers remembered per policy generation */
+#define MW_TOOLS_PER_SERVER 4096 /* tool names remembered per server */
 
 struct mw_tool_tables;
 struct mw_tool_tables *tool_tables_free(struct mw_tool_tables *t);

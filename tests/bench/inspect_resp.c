@@ -40,8 +40,11 @@ static double run(struct mw_policy *pol, const char *req, const char *resp, size
 		  bool recorder)
 {
 	struct mw_inspect_env *e = calloc(1, sizeof(*e));
-	struct mw_inspect_flow flow = { .unit = "app.service", .uid = 1000, .host = "127.0.0.1",
-					.port = 8080, .direction = MW_POLICY_DIR_OUTBOUND };
+	struct mw_inspect_flow flow = { .unit = "app.service",
+					.uid = 1000,
+					.host = "127.0.0.1",
+					.port = 8080,
+					.direction = MW_POLICY_DIR_OUTBOUND };
 	struct mw_bytes up = {}, cl = {};
 	struct mw_inspect *in;
 	size_t recorded = 0, nreq = strlen(req), nresp;
@@ -64,7 +67,8 @@ static double run(struct mw_policy *pol, const char *req, const char *resp, size
 		if (inspect_client(in, (const uint8_t *)req, nreq, &up, &cl, &close) < 0 ||
 		    up.len != nreq)
 			abort();
-		if (inspect_server(in, (const uint8_t *)resp, nresp, &cl) < 0 || cl.len < nresp - 16)
+		if (inspect_server(in, (const uint8_t *)resp, nresp, &cl) < 0 ||
+		    cl.len < nresp - 16)
 			abort();
 	}
 	t0 = (now() - t0) / (double)calls;
@@ -83,8 +87,8 @@ int main(int argc, char **argv)
 	struct mw_diag d;
 	int n;
 
-	if (!root || policy_compile(root, "bench", policy_text, strlen(policy_text), "", &pol,
-				    &d) < 0)
+	if (!root ||
+	    policy_compile(root, "bench", policy_text, strlen(policy_text), "", &pol, &d) < 0)
 		return 1;
 	json_decref(root);
 	memset(text, 'a', 900);
@@ -103,9 +107,10 @@ int main(int argc, char **argv)
 		     "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\","
 		     "\"text\":\"%s\"}]}}",
 		     text);
-	snprintf(json, sizeof(json),
-		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		 n, body);
+	snprintf(
+	    json, sizeof(json),
+	    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", n,
+	    body);
 	n = snprintf(ev, sizeof(ev), "event: message\nid: 1\ndata: %s\n\n", body);
 	snprintf(sse, sizeof(sse),
 		 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"

@@ -21,9 +21,9 @@ static const char sse_head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stre
 
 /* The events of one stream, as the server writes them and as the client must get them. */
 static const char *const ev_in[] = {
-	"id: 0\ndata:\n\n",				  /* priming: no data, kept */
-	": keep-alive\nretry: 500\n\n",			  /* comment and retry only */
-	"id: 1\nevent: message\ndata: " PROGRESS "\n\n", /* a notification: kept */
+	"id: 0\ndata:\n\n",				    /* priming: no data, kept */
+	": keep-alive\nretry: 500\n\n",			    /* comment and retry only */
+	"id: 1\nevent: message\ndata: " PROGRESS "\n\n",    /* a notification: kept */
 	"id: 2\nevent: message\ndata: " SAMPLING(7) "\n\n", /* denied: only its id stays */
 	"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}\n\n",
 	"data: " SAMPLING(9) "\r\n\r\n", /* denied, no id: gone */
@@ -57,8 +57,8 @@ static char *stream_chunked(void)
 
 		if (c > n - off)
 			c = n - off;
-		w += snprintf(s + w, 2 * sizeof(all) - (size_t)w, "%zx;ext=1\r\n%.*s\r\n", c, (int)c,
-			      all + off);
+		w += snprintf(s + w, 2 * sizeof(all) - (size_t)w, "%zx;ext=1\r\n%.*s\r\n", c,
+			      (int)c, all + off);
 		off += c;
 	}
 	snprintf(s + w, 2 * sizeof(all) - (size_t)w, "0\r\n\r\n");
@@ -146,8 +146,8 @@ static void test_sse_content_length(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(ev_in); i++) {
 		nb += (size_t)snprintf(body + nb, sizeof(body) - nb, "%s", ev_in[i]);
 		if (ev_out[i])
-			ne += (size_t)snprintf(exp_body + ne, sizeof(exp_body) - ne, "%s",
-					       ev_out[i]);
+			ne +=
+			    (size_t)snprintf(exp_body + ne, sizeof(exp_body) - ne, "%s", ev_out[i]);
 	}
 	snprintf(resp, sizeof(resp),
 		 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s9\r\n"
@@ -329,7 +329,7 @@ static void on_record(void *userdata, const struct mw_inspect_record *rec)
 static void test_recorder(void **state)
 {
 	char *req = post(CALL_ECHO(1), "Accept: application/json, text/event-stream\r\n"
-					"Mcp-Session-Id: sess-1\r\n");
+				       "Mcp-Session-Id: sess-1\r\n");
 	char *denied = post(CALL_RM(2), "Accept: application/json\r\nMcp-Session-Id: sess-1\r\n");
 	char *in = stream_chunked();
 	struct recs x = {};
