@@ -32,7 +32,9 @@
  *   GET's token and workload), method = the request's method, the flow's direction.  Each
  *   decision is one report().  Allowed: forwarded.  Denied (deny, and review until approvals
  *   exist: reported as "deny"): removed from the stream, the client never sees it (an event
- *   that carried an id: keeps the id in a block without data, so resumption stays right).
+ *   that carried an id: keeps the id in a block without data, so resumption stays right; a
+ *   JSON body that held nothing else goes out empty, Content-Length: 0; a batch loses only
+ *   its denied members).
  *   The server gets no answer: the stream it wrote into is the reply in progress and the
  *   agent cannot write a request body upstream on this connection; the server's own request
  *   timeout applies (the SDKs fail the tool call that asked, which the client then sees).
