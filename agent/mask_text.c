@@ -1,0 +1,416 @@
+/* mask_text.c: from matches to masked text.  Finds the matches of a profile in a text (the
+ * built-in scanner, then the custom patterns, overlaps merged), renders each in its style,
+ * and masks JSON carried as text (MCP tool results put rows there) by walking the text
+ * itself: strings are masked where they stand, everything else is copied, so the formatting
+ * survives and nothing is re-serialized.  Text that turns out not to be JSON is masked as
+ * text. */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+
+#include "mask_internal.h"
+
+/* --- small containers --------------------------------------------------------------------- */
+
+int mask_matches_add(struct mask_matches *m, size_t start, size_t end, enum mw_mask_kind kind,
+		     int pattern)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct mask_match *v = realloc(m->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n++] = (struct mask_match){ start, end, kind, pattern };
+	return 0;
+}
+
+int mask_buf_put(struct mask_buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *q;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		q = realloc(b->p, cap);
+		if (!q)
+			return -ENOMEM;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static int buf_puts(struct mask_buf *b, const char *s)
+{
+	return mask_buf_put(b, s, strlen(s));
+}
+
+/* --- context, paths, summary -------------------------------------------------------------- */
+
+void mask_ctx_init(struct mask_ctx *x, const struct mw_mask_profile *p,
+		   struct mw_mask_summary *sum, const char *path)
+{
+	memset(x, 0, sizeof(*x));
+	x->p = p;
+	x->sum = sum;
+	x->budget = MW_MASK_MAX_INPUT;
+	if (path)
+		mw_str_append(x->path, sizeof(x->path), &x->path_len, path, strlen(path));
+}
+
+void mask_ctx_done(struct mask_ctx *x)
+{
+	free(x->m.v);
+	x->m = (struct mask_matches){ 0 };
+	if (x->md)
+		pcre2_match_data_free(x->md);
+	x->md = NULL;
+}
+
+size_t mask_path_push(struct mask_ctx *x, const char *k, size_t n)
+{
+	size_t old = x->path_len;
+
+	if (!k)
+		return old;
+	if (x->path_len + 2 >= sizeof(x->path)) {
+		x->path_cut = true;
+		return old;
+	}
+	x->path[x->path_len++] = '/';
+	for (size_t i = 0; i < n; i++) {
+		char c = k[i];
+
+		if (x->path_len + 3 >= sizeof(x->path)) {
+			x->path_cut = true;
+			break;
+		}
+		if (c == '~' || c == '/') {
+			x->path[x->path_len++] = '~';
+			x->path[x->path_len++] = c == '~' ? '0' : '1';
+		} else {
+			x->path[x->path_len++] = c;
+		}
+	}
+	x->path[x->path_len] = '\0';
+	return old;
+}
+
+size_t mask_path_push_index(struct mask_ctx *x, size_t i)
+{
+	char num[24];
+
+	return mask_path_push(x, num, snprintf(num, sizeof(num), "%zu", i));
+}
+
+void mask_path_pop(struct mask_ctx *x, size_t old)
+{
+	x->path_len = old;
+	x->path[old] = '\0';
+}
+
+void mask_note(struct mask_ctx *x, enum mw_mask_kind kind)
+{
+	struct mw_mask_summary *s = x->sum;
+
+	x->count++;
+	if (!s)
+		return;
+	s->counts[kind]++;
+	if (s->n_paths > 0 && strncmp(s->paths[s->n_paths - 1], x->path, MW_MASK_MAX_PATH - 1) == 0)
+		return;
+	for (unsigned i = 0; i < s->n_paths; i++)
+		if (strncmp(s->paths[i], x->path, MW_MASK_MAX_PATH - 1) == 0)
+			return;
+	if (s->n_paths == MW_MASK_MAX_PATHS) {
+		s->paths_truncated = true;
+		return;
+	}
+	snprintf(s->paths[s->n_paths++], MW_MASK_MAX_PATH, "%s", x->path);
+}
+
+/* --- key-name rules ----------------------------------------------------------------------- */
+
+static const char *const secret_keys[] = {
+	"password",    "passwd",       "pwd",	       "secret",     "token",
+	"apikey",      "accesstoken",  "refreshtoken", "idtoken",    "clientsecret",
+	"privatekey",  "awssecretaccesskey", "secretkey", "authorization",
+};
+
+/* Lower case, without '_' and '-': "Card-Number", "card_number" and "cardNumber" agree. */
+static size_t key_norm(const char *k, size_t n, char *buf, size_t size)
+{
+	size_t l = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = k[i];
+
+		if (c == '_' || c == '-')
+			continue;
+		if (l + 1 >= size)
+			return 0;
+		buf[l++] = c >= 'A' && c <= 'Z' ? c + 'a' - 'A' : c;
+	}
+	buf[l] = '\0';
+	return l;
+}
+
+enum mw_mask_kind mask_key_rule(const struct mw_mask_profile *p, const char *k, size_t n)
+{
+	char norm[MW_MASK_MAX_NAME];
+
+	if (n == 0 || n >= 2 * MW_MASK_MAX_NAME || !key_norm(k, n, norm, sizeof(norm)))
+		return MW_MASK__MAX;
+	for (size_t i = 0; i < p->n_fields; i++)
+		if (strcmp(p->fields[i], norm) == 0)
+			return MW_MASK_FIELD;
+	if (p->detectors & (1u << MW_MASK_SECRET))
+		for (size_t i = 0; i < ARRAY_SIZE(secret_keys); i++)
+			if (strcmp(secret_keys[i], norm) == 0)
+				return MW_MASK_SECRET;
+	return MW_MASK__MAX;
+}
+
+/* --- rendering ---------------------------------------------------------------------------- */
+
+#define PARTIAL_KEEP 4
+#define PARTIAL_MIN 8 /* alphanumerics a value needs before partial shows any of them */
+#define HASH_HEX 16
+#define HASH_NORM_MAX 512
+
+static bool alnum(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* The bytes the keyed hash covers: numbers without their separators, emails in lower case,
+ * so the same value written two ways joins. */
+static const char *hash_input(enum mw_mask_kind kind, const char *s, size_t n, char *buf,
+			      size_t *ret_n)
+{
+	size_t l = 0;
+
+	if (n > HASH_NORM_MAX)
+		goto raw;
+	switch (kind) {
+	case MW_MASK_CREDIT_CARD:
+	case MW_MASK_PHONE:
+	case MW_MASK_US_SSN:
+	case MW_MASK_IBAN:
+		for (size_t i = 0; i < n; i++)
+			if (alnum(s[i]))
+				buf[l++] = s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i];
+		break;
+	case MW_MASK_EMAIL:
+		for (size_t i = 0; i < n; i++)
+			buf[l++] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i];
+		break;
+	default:
+		goto raw;
+	}
+	*ret_n = l;
+	return buf;
+raw:
+	*ret_n = n;
+	return s;
+}
+
+int mask_render_one(struct mask_ctx *x, enum mw_mask_kind kind, const char *label,
+		    const char *s, size_t n, struct mask_buf *out)
+{
+	const struct mw_mask_profile *p = x->p;
+	enum mw_mask_style style = p->style[kind];
+	char tail[PARTIAL_KEEP + 1], buf[64 + MW_MASK_MAX_NAME];
+	size_t total = 0, k = PARTIAL_KEEP;
+
+	if (!label)
+		label = mask_kind_str(kind);
+	if (style == MW_MASK_STYLE_HASH && p->masker->key_len == 0)
+		style = MW_MASK_STYLE_FULL;
+	if (style == MW_MASK_STYLE_PARTIAL && kind != MW_MASK_SECRET) {
+		tail[k] = '\0';
+		for (size_t i = n; i > 0; i--)
+			if (alnum(s[i - 1])) {
+				if (k > 0)
+					tail[--k] = s[i - 1];
+				total++;
+			}
+		if (total >= PARTIAL_MIN) {
+			snprintf(buf, sizeof(buf), "[MASKED:%s:\u2026%s]", label, tail);
+			return buf_puts(out, buf);
+		}
+	} else if (style == MW_MASK_STYLE_HASH) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		char norm[HASH_NORM_MAX], hex[HASH_HEX + 1];
+		unsigned mdlen = 0;
+		size_t nn;
+		const char *in = hash_input(kind, s, n, norm, &nn);
+
+		if (!HMAC(EVP_sha256(), p->masker->key, p->masker->key_len,
+			  (const unsigned char *)in, nn, md, &mdlen))
+			return -ENOMEM;
+		for (int i = 0; i < HASH_HEX / 2; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		snprintf(buf, sizeof(buf), "[MASKED:%s:hmac:%s]", label, hex);
+		return buf_puts(out, buf);
+	}
+	snprintf(buf, sizeof(buf), "[MASKED:%s]", label);
+	return buf_puts(out, buf);
+}
+
+/* --- text --------------------------------------------------------------------------------- */
+
+static int cmp_match(const void *a, const void *b)
+{
+	const struct mask_match *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->pattern < y->pattern ? -1 : x->pattern > y->pattern;
+}
+
+static bool utf8_cont(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+static int find_custom(struct mask_ctx *x, const char *s, size_t n)
+{
+	const struct mw_mask_profile *p = x->p;
+	size_t builtin = x->m.n;
+	int r;
+
+	for (size_t k = 0; k < p->n_patterns; k++) {
+		size_t off = 0;
+
+		if (!x->md) {
+			x->md = pcre2_match_data_create(1, NULL);
+			if (!x->md)
+				return -ENOMEM;
+		}
+		while (off <= n) {
+			PCRE2_SIZE *ov;
+			size_t a, b;
+
+			r = pcre2_match(p->patterns[k].re, (PCRE2_SPTR)s, n, off, 0, x->md,
+					p->mctx);
+			if (r == PCRE2_ERROR_NOMATCH)
+				break;
+			if (r < 0)
+				return -ERANGE; /* a limit: fail closed rather than pass raw */
+			ov = pcre2_get_ovector_pointer(x->md);
+			a = ov[0];
+			b = ov[1];
+			if (b <= a) {
+				off = a + 1;
+				continue;
+			}
+			while (a > 0 && utf8_cont(s[a]))
+				a--;
+			while (b < n && utf8_cont(s[b]))
+				b++;
+			r = mask_matches_add(&x->m, a, b, MW_MASK_CUSTOM, (int)k);
+			if (r < 0)
+				return r;
+			off = b;
+		}
+	}
+	if (x->m.n == builtin)
+		return 0;
+	/* sort, then merge overlaps into one match (the first one's kind) */
+	qsort(x->m.v, x->m.n, sizeof(*x->m.v), cmp_match);
+	{
+		size_t w = 0;
+
+		for (size_t i = 1; i < x->m.n; i++) {
+			if (x->m.v[i].start < x->m.v[w].end) {
+				if (x->m.v[i].end > x->m.v[w].end)
+					x->m.v[w].end = x->m.v[i].end;
+				continue;
+			}
+			x->m.v[++w] = x->m.v[i];
+		}
+		x->m.n = w + 1;
+	}
+	return 0;
+}
+
+int mask_span(struct mask_ctx *x, const char *s, size_t n, struct mask_buf *out)
+{
+	size_t last = 0;
+	int r;
+
+	if (n > x->budget)
+		return -EFBIG;
+	x->budget -= n;
+	x->m.n = 0;
+	r = mask_detect(x->p->detectors, s, n, &x->m);
+	if (r < 0)
+		return r;
+	if (x->p->n_patterns) {
+		r = find_custom(x, s, n);
+		if (r < 0)
+			return r;
+	}
+	if (x->m.n == 0)
+		return 0;
+	for (size_t i = 0; i < x->m.n; i++) {
+		const struct mask_match *m = &x->m.v[i];
+		const char *label = m->pattern >= 0 ? x->p->patterns[m->pattern].name : NULL;
+
+		r = mask_buf_put(out, s + last, m->start - last);
+		if (r < 0)
+			return r;
+		r = mask_render_one(x, m->kind, label, s + m->start, m->end - m->start, out);
+		if (r < 0)
+			return r;
+		mask_note(x, m->kind);
+		last = m->end;
+	}
+	r = mask_buf_put(out, s + last, n - last);
+	return r < 0 ? r : (int)x->m.n;
+}
+
+int mask_string(struct mask_ctx *x, const char *s, size_t n, int depth, struct mask_buf *out)
+{
+	if (mask_looks_json(s, n)) {
+		int r = mask_jtext(x, s, n, depth, out);
+
+		if (r != -EBADMSG)
+			return r;
+	}
+	return mask_span(x, s, n, out);
+}
+
+int mask_text(const struct mw_mask_profile *p, const char *s, size_t n, char **ret,
+	      size_t *ret_len, struct mw_mask_summary *sum)
+{
+	struct mask_buf out = { 0 };
+	struct mask_ctx x;
+	int r;
+
+	if (!p || (!s && n) || !ret || !ret_len)
+		return -EINVAL;
+	if (n > MW_MASK_MAX_INPUT)
+		return -EFBIG;
+	mask_ctx_init(&x, p, sum, NULL);
+	r = mask_string(&x, s ? s : "", n, 0, &out);
+	mask_ctx_done(&x);
+	if (r <= 0) {
+		free(out.p);
+		return r;
+	}
+	*ret = out.p;
+	*ret_len = out.len;
+	return x.count;
+}
