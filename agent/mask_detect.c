@@ -66,7 +66,7 @@ static bool num_end_ok(const struct scan *sc, size_t j)
 {
 	if (is_(sc, j, C_WORD))
 		return false;
-	if ((at(sc, j) == '-' || at(sc, j) == '.') && is_digit_at(sc, j + 1))
+	if ((at(sc, j) == '-' || at(sc, j) == '.' || at(sc, j) == '/') && is_digit_at(sc, j + 1))
 		return false;
 	return true;
 }
@@ -400,14 +400,17 @@ static size_t scan_ipv6(const struct scan *sc, size_t i)
 {
 	char buf[IPV6_MAX_TEXT + 1];
 	struct in6_addr a;
-	size_t j = i, colons = 0;
+	size_t j = i, colons = 0, hex = 0;
 
+	if (i > 0 && (sc->s[i - 1] == ':' || sc->s[i - 1] == '.'))
+		return 0; /* the tail of something longer ("1:2:3:4:5:6:7:8:9") */
 	while (j < sc->n && j - i <= IPV6_MAX_TEXT &&
 	       ((cls[sc->s[j]] & C_HEX) || sc->s[j] == ':' || sc->s[j] == '.')) {
 		colons += sc->s[j] == ':';
+		hex += (cls[sc->s[j]] & C_HEX) != 0;
 		j++;
 	}
-	if (colons < 2 || j - i > IPV6_MAX_TEXT || is_(sc, j, C_WORD))
+	if (colons < 2 || hex == 0 || j - i > IPV6_MAX_TEXT || is_(sc, j, C_WORD))
 		return 0;
 	for (int tries = 0; tries < 2; tries++) {
 		memcpy(buf, sc->s + i, j - i);
@@ -451,6 +454,8 @@ static size_t scan_iban(const struct scan *sc, size_t i)
 
 	if (!is_(sc, i + 1, C_UPPER) || !digits_at(sc, i + 2, 2))
 		return 0;
+	if (i > 0 && (sc->s[i - 1] == '-' || sc->s[i - 1] == '.' || sc->s[i - 1] == '/'))
+		return 0; /* "SKU-DE89…": part of an identifier */
 	for (size_t k = 0; k < ARRAY_SIZE(iban_lengths); k++)
 		if (iban_lengths[k].cc[0] == sc->s[i] && iban_lengths[k].cc[1] == sc->s[i + 1]) {
 			want = iban_lengths[k].len;
@@ -668,9 +673,10 @@ static size_t scan_pem(const struct scan *sc, size_t i)
 #define EMAIL_MAX_DOMAIN 253
 #define EMAIL_MAX_LABEL 63
 
+/* Letters of any script (RFC 6531): UTF-8 bytes count as local-part characters. */
 static bool email_local_char(unsigned char c)
 {
-	return (cls[c] & C_WORD) || c == '.' || c == '%' || c == '+' || c == '-';
+	return (cls[c] & C_WORD) || c >= 0x80 || c == '.' || c == '%' || c == '+' || c == '-';
 }
 
 /* At '@' (i): the local part backwards, the domain forwards. */
@@ -681,8 +687,9 @@ static size_t scan_email(const struct scan *sc, size_t i, size_t *ret_start)
 
 	while (a > sc->floor && i - a < EMAIL_MAX_LOCAL && email_local_char(sc->s[a - 1]))
 		a--;
-	while (a < i && (sc->s[a] == '.' || sc->s[a] == '-' || sc->s[a] == '+'))
-		a++;
+	while (a < i && (sc->s[a] == '.' || sc->s[a] == '-' || sc->s[a] == '+' ||
+			 (sc->s[a] & 0xc0) == 0x80))
+		a++; /* and never start inside a UTF-8 sequence */
 	if (a == i || sc->s[i - 1] == '.')
 		return 0;
 	for (;;) {
