@@ -64,6 +64,7 @@ struct mask_buf {
 	size_t len, cap;
 };
 int mask_buf_put(struct mask_buf *b, const void *p, size_t n);
+int mask_buf_reserve(struct mask_buf *b, size_t n);
 
 /* One masking call's state: the profile, the summary, the byte budget, the current path. */
 struct mask_ctx {

@@ -33,9 +33,12 @@ static void ws(struct jt *t)
 /* Replace s[a..b) with r[0..rn) (quoted when quote). */
 static int replace(struct jt *t, size_t a, size_t b, const char *r, size_t rn, bool quote)
 {
-	int e;
+	int e = 0;
 
-	e = mask_buf_put(t->out, t->s + t->copied, a - t->copied);
+	if (!t->changed)
+		e = mask_buf_reserve(t->out, t->n + 256); /* most of the text follows */
+	if (e >= 0)
+		e = mask_buf_put(t->out, t->s + t->copied, a - t->copied);
 	if (e >= 0 && quote)
 		e = mask_buf_put(t->out, "\"", 1);
 	if (e >= 0)
@@ -78,12 +81,15 @@ static int hex4(const char *p, unsigned *ret)
 /* At '"': the content's bounds and whether it holds escapes. */
 static int scan_string(struct jt *t, size_t *ret_a, size_t *ret_b, bool *ret_esc)
 {
+	static const uint8_t stop[256] = { [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1 };
 	size_t i = t->i + 1;
 	bool esc = false;
 
 	for (;;) {
 		unsigned char c;
 
+		while (i < t->n && !stop[(unsigned char)t->s[i]])
+			i++;
 		if (i >= t->n)
 			return -EBADMSG;
 		c = t->s[i];

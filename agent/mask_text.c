@@ -50,6 +50,20 @@ int mask_buf_put(struct mask_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int mask_buf_reserve(struct mask_buf *b, size_t n)
+{
+	char *q;
+
+	if (b->cap >= b->len + n + 1)
+		return 0;
+	q = realloc(b->p, b->len + n + 1);
+	if (!q)
+		return -ENOMEM;
+	b->p = q;
+	b->cap = b->len + n + 1;
+	return 0;
+}
+
 static int buf_puts(struct mask_buf *b, const char *s)
 {
 	return mask_buf_put(b, s, strlen(s));
@@ -127,6 +141,8 @@ void mask_note(struct mask_ctx *x, enum mw_mask_kind kind)
 	if (!s)
 		return;
 	s->counts[kind]++;
+	if (s->paths_truncated)
+		return; /* full: no need to look for the path among those kept */
 	if (s->n_paths > 0 && strncmp(s->paths[s->n_paths - 1], x->path, MW_MASK_MAX_PATH - 1) == 0)
 		return;
 	for (unsigned i = 0; i < s->n_paths; i++)
@@ -142,10 +158,12 @@ void mask_note(struct mask_ctx *x, enum mw_mask_kind kind)
 /* --- key-name rules ----------------------------------------------------------------------- */
 
 static const char *const secret_keys[] = {
-	"password",    "passwd",       "pwd",	       "secret",     "token",
-	"apikey",      "accesstoken",  "refreshtoken", "idtoken",    "clientsecret",
-	"privatekey",  "awssecretaccesskey", "secretkey", "authorization",
+	"password",   "passwd",	      "pwd",	      "secret",	   "token",
+	"apikey",     "accesstoken",  "refreshtoken", "idtoken",   "clientsecret",
+	"privatekey", "awssecretaccesskey", "secretkey", "authorization",
 };
+static const uint8_t secret_keys_len[] = { 8, 6, 3, 6, 5, 6, 11, 12, 7, 12, 10, 18, 9, 13 };
+_Static_assert(ARRAY_SIZE(secret_keys) == ARRAY_SIZE(secret_keys_len), "secret key lengths");
 
 /* Lower case, without '_' and '-': "Card-Number", "card_number" and "cardNumber" agree. */
 static size_t key_norm(const char *k, size_t n, char *buf, size_t size)
@@ -168,15 +186,19 @@ static size_t key_norm(const char *k, size_t n, char *buf, size_t size)
 enum mw_mask_kind mask_key_rule(const struct mw_mask_profile *p, const char *k, size_t n)
 {
 	char norm[MW_MASK_MAX_NAME];
+	size_t l;
 
-	if (n == 0 || n >= 2 * MW_MASK_MAX_NAME || !key_norm(k, n, norm, sizeof(norm)))
+	if (n == 0 || n >= 2 * MW_MASK_MAX_NAME)
+		return MW_MASK__MAX;
+	l = key_norm(k, n, norm, sizeof(norm));
+	if (!l)
 		return MW_MASK__MAX;
 	for (size_t i = 0; i < p->n_fields; i++)
-		if (strcmp(p->fields[i], norm) == 0)
+		if (p->fields[i][0] == norm[0] && strcmp(p->fields[i], norm) == 0)
 			return MW_MASK_FIELD;
 	if (p->detectors & (1u << MW_MASK_SECRET))
 		for (size_t i = 0; i < ARRAY_SIZE(secret_keys); i++)
-			if (strcmp(secret_keys[i], norm) == 0)
+			if (secret_keys_len[i] == l && memcmp(secret_keys[i], norm, l) == 0)
 				return MW_MASK_SECRET;
 	return MW_MASK__MAX;
 }
@@ -264,8 +286,14 @@ int mask_render_one(struct mask_ctx *x, enum mw_mask_kind kind, const char *labe
 		snprintf(buf, sizeof(buf), "[MASKED:%s:hmac:%s]", label, hex);
 		return buf_puts(out, buf);
 	}
-	snprintf(buf, sizeof(buf), "[MASKED:%s]", label);
-	return buf_puts(out, buf);
+	{
+		size_t ll = strlen(label);
+		int r = mask_buf_put(out, "[MASKED:", 8);
+
+		if (r >= 0)
+			r = mask_buf_put(out, label, ll);
+		return r < 0 ? r : mask_buf_put(out, "]", 1);
+	}
 }
 
 /* --- text --------------------------------------------------------------------------------- */
@@ -364,6 +392,9 @@ int mask_span(struct mask_ctx *x, const char *s, size_t n, struct mask_buf *out)
 	}
 	if (x->m.n == 0)
 		return 0;
+	r = mask_buf_reserve(out, n + 64);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < x->m.n; i++) {
 		const struct mask_match *m = &x->m.v[i];
 		const char *label = m->pattern >= 0 ? x->p->patterns[m->pattern].name : NULL;
