@@ -300,6 +300,7 @@ static int parse_profile(const struct cfg *x, const char *base, const char *name
 		if (r < 0)
 			return r;
 	}
+	mask_profile_index_rules(p);
 	return 0;
 }
 
@@ -414,6 +415,7 @@ int mask_from_json(json_t *masking, json_t *journal_mask, const char *file, cons
 		for (int kk = 0; kk < MW_MASK__MAX; kk++)
 			m->journal_own.style[kk] = key_len ? MW_MASK_STYLE_HASH : MW_MASK_STYLE_FULL;
 		m->journal_own.style[MW_MASK_SECRET] = MW_MASK_STYLE_FULL;
+		mask_profile_index_rules(&m->journal_own);
 		m->journal = &m->journal_own;
 	} else if (json_is_string(journal_mask)) {
 		m->journal = (struct mw_mask_profile *)mask_profile(m,

@@ -404,6 +404,11 @@ static size_t scan_ipv6(const struct scan *sc, size_t i)
 
 	if (i > 0 && (sc->s[i - 1] == ':' || sc->s[i - 1] == '.'))
 		return 0; /* the tail of something longer ("1:2:3:4:5:6:7:8:9") */
+	while (j < sc->n && j - i < 4 && (cls[sc->s[j]] & C_HEX))
+		j++;
+	if (at(sc, j) != ':')
+		return 0; /* the first group ends within four hex digits, on a colon */
+	j = i;
 	while (j < sc->n && j - i <= IPV6_MAX_TEXT &&
 	       ((cls[sc->s[j]] & C_HEX) || sc->s[j] == ':' || sc->s[j] == '.')) {
 		colons += sc->s[j] == ':';

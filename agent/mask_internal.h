@@ -25,6 +25,9 @@ struct mw_mask_profile {
 	enum mw_mask_style style[MW_MASK__MAX];
 	char (*fields)[MW_MASK_MAX_NAME]; /* normalized: lower case, no '_' or '-' */
 	size_t n_fields;
+	/* a quick reject for key-name rules: normalized lengths and first characters in use */
+	uint64_t rule_lens;
+	uint32_t rule_firsts;
 	struct mask_pattern *patterns;
 	size_t n_patterns;
 	pcre2_match_context *mctx;
@@ -66,15 +69,20 @@ struct mask_buf {
 int mask_buf_put(struct mask_buf *b, const void *p, size_t n);
 int mask_buf_reserve(struct mask_buf *b, size_t n);
 
+#define MASK_MAX_SEGS (2 * MW_MASK_MAX_DEPTH + 8)
+
 /* One masking call's state: the profile, the summary, the byte budget, the current path. */
 struct mask_ctx {
 	const struct mw_mask_profile *p;
 	struct mw_mask_summary *sum;
 	size_t budget;
 	int count;
-	char path[512];
-	size_t path_len;
-	bool path_cut;
+	char base[MW_MASK_MAX_PATH]; /* the caller's prefix */
+	struct mask_seg {
+		const char *k; /* NULL: an array index */
+		size_t n;      /* key length, or the index */
+	} seg[MASK_MAX_SEGS];	     /* built into a path only when something is masked */
+	size_t path_len;	     /* segments in use (may exceed MASK_MAX_SEGS: cut) */
 	struct mask_matches m;
 	pcre2_match_data *md;
 };
@@ -82,7 +90,8 @@ struct mask_ctx {
 void mask_ctx_init(struct mask_ctx *x, const struct mw_mask_profile *p,
 		   struct mw_mask_summary *sum, const char *path);
 void mask_ctx_done(struct mask_ctx *x);
-/* Push "/" + escaped key (or index) on the path; returns the old length for pop. */
+/* Push a key (k[0..n) must stay valid until the pop) or an index on the path; returns what
+ * mask_path_pop() restores. */
 size_t mask_path_push(struct mask_ctx *x, const char *k, size_t n);
 size_t mask_path_push_index(struct mask_ctx *x, size_t i);
 void mask_path_pop(struct mask_ctx *x, size_t old);
@@ -92,6 +101,8 @@ void mask_note(struct mask_ctx *x, enum mw_mask_kind kind);
 /* The key-name rule for a key: MW_MASK_FIELD, MW_MASK_SECRET (password-like, when the
  * secret detector is on) or MW_MASK__MAX for none. */
 enum mw_mask_kind mask_key_rule(const struct mw_mask_profile *p, const char *k, size_t n);
+/* Fill rule_lens and rule_firsts once the profile's fields and detectors are known. */
+void mask_profile_index_rules(struct mw_mask_profile *p);
 
 /* The replacement for value s[0..n) of kind (label: a custom pattern's name or NULL). */
 int mask_render_one(struct mask_ctx *x, enum mw_mask_kind kind, const char *label,

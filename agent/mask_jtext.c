@@ -17,9 +17,14 @@ struct jt {
 	bool changed;
 };
 
-#define JT_MAX_KEY 256 /* bytes of a decoded key compared against the rules */
+#define JT_MAX_KEY 256
 
-static void ws(struct jt *t)
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HAS_ZERO(v) (((v) - ONES) & ~(v) & HIGHS)
+#define HAS_LESS(v, n) (((v) - ONES * (n)) & ~(v) & HIGHS) /* bytes of a decoded key compared against the rules */
+
+static inline void ws(struct jt *t)
 {
 	while (t->i < t->n) {
 		char c = t->s[t->i];
@@ -88,6 +93,16 @@ static int scan_string(struct jt *t, size_t *ret_a, size_t *ret_b, bool *ret_esc
 	for (;;) {
 		unsigned char c;
 
+		/* eight bytes at a time while none is '"', '\\' or a control character */
+		while (i + 8 <= t->n) {
+			uint64_t v;
+
+			memcpy(&v, t->s + i, 8);
+			if ((HAS_ZERO(v ^ (ONES * '"')) | HAS_ZERO(v ^ (ONES * '\\')) |
+			     HAS_LESS(v, 0x20)))
+				break;
+			i += 8;
+		}
 		while (i < t->n && !stop[(unsigned char)t->s[i]])
 			i++;
 		if (i >= t->n)
@@ -396,11 +411,12 @@ static int object(struct mask_ctx *x, struct jt *t, int depth, bool skip)
 			}
 			rule = mask_key_rule(x->p, k, kn);
 			old = mask_path_push(x, k, kn);
-			free(key.p);
 		}
 		ws(t);
-		if (t->i >= t->n || t->s[t->i] != ':')
+		if (t->i >= t->n || t->s[t->i] != ':') {
+			free(key.p);
 			return -EBADMSG;
+		}
 		t->i++;
 		ws(t);
 		if (rule != MW_MASK__MAX)
@@ -408,6 +424,7 @@ static int object(struct mask_ctx *x, struct jt *t, int depth, bool skip)
 		else
 			r = value(x, t, depth + 1, skip);
 		mask_path_pop(x, old);
+		free(key.p); /* the path pointed into it */
 		if (r < 0)
 			return r;
 		ws(t);

@@ -74,12 +74,14 @@ static int buf_puts(struct mask_buf *b, const char *s)
 void mask_ctx_init(struct mask_ctx *x, const struct mw_mask_profile *p,
 		   struct mw_mask_summary *sum, const char *path)
 {
-	memset(x, 0, sizeof(*x));
 	x->p = p;
 	x->sum = sum;
 	x->budget = MW_MASK_MAX_INPUT;
-	if (path)
-		mw_str_append(x->path, sizeof(x->path), &x->path_len, path, strlen(path));
+	x->count = 0;
+	x->path_len = 0;
+	x->m = (struct mask_matches){ 0 };
+	x->md = NULL;
+	snprintf(x->base, sizeof(x->base), "%s", path ? path : "");
 }
 
 void mask_ctx_done(struct mask_ctx *x)
@@ -95,47 +97,60 @@ size_t mask_path_push(struct mask_ctx *x, const char *k, size_t n)
 {
 	size_t old = x->path_len;
 
-	if (!k)
-		return old;
-	if (x->path_len + 2 >= sizeof(x->path)) {
-		x->path_cut = true;
-		return old;
-	}
-	x->path[x->path_len++] = '/';
-	for (size_t i = 0; i < n; i++) {
-		char c = k[i];
-
-		if (x->path_len + 3 >= sizeof(x->path)) {
-			x->path_cut = true;
-			break;
-		}
-		if (c == '~' || c == '/') {
-			x->path[x->path_len++] = '~';
-			x->path[x->path_len++] = c == '~' ? '0' : '1';
-		} else {
-			x->path[x->path_len++] = c;
-		}
-	}
-	x->path[x->path_len] = '\0';
+	if (x->path_len < MASK_MAX_SEGS)
+		x->seg[x->path_len] = (struct mask_seg){ k ? k : "", n };
+	x->path_len++;
 	return old;
 }
 
 size_t mask_path_push_index(struct mask_ctx *x, size_t i)
 {
-	char num[24];
+	size_t old = x->path_len;
 
-	return mask_path_push(x, num, snprintf(num, sizeof(num), "%zu", i));
+	if (x->path_len < MASK_MAX_SEGS)
+		x->seg[x->path_len] = (struct mask_seg){ NULL, i };
+	x->path_len++;
+	return old;
 }
 
 void mask_path_pop(struct mask_ctx *x, size_t old)
 {
 	x->path_len = old;
-	x->path[old] = '\0';
+}
+
+/* The current path as a JSON pointer, cut to size. */
+static void path_build(const struct mask_ctx *x, char *buf, size_t size)
+{
+	size_t len = 0, nseg = x->path_len < MASK_MAX_SEGS ? x->path_len : MASK_MAX_SEGS;
+
+	buf[0] = '\0';
+	mw_str_append(buf, size, &len, x->base, strlen(x->base));
+	for (size_t i = 0; i < nseg && len + 1 < size; i++) {
+		const struct mask_seg *g = &x->seg[i];
+
+		mw_str_append(buf, size, &len, "/", 1);
+		if (!g->k) {
+			char num[24];
+
+			mw_str_append(buf, size, &len, num,
+				      snprintf(num, sizeof(num), "%zu", g->n));
+			continue;
+		}
+		for (size_t j = 0; j < g->n && len + 1 < size; j++) {
+			char c = g->k[j];
+
+			if (c == '~' || c == '/')
+				mw_str_append(buf, size, &len, c == '~' ? "~0" : "~1", 2);
+			else
+				mw_str_append(buf, size, &len, &c, 1);
+		}
+	}
 }
 
 void mask_note(struct mask_ctx *x, enum mw_mask_kind kind)
 {
 	struct mw_mask_summary *s = x->sum;
+	char path[MW_MASK_MAX_PATH];
 
 	x->count++;
 	if (!s)
@@ -143,16 +158,15 @@ void mask_note(struct mask_ctx *x, enum mw_mask_kind kind)
 	s->counts[kind]++;
 	if (s->paths_truncated)
 		return; /* full: no need to look for the path among those kept */
-	if (s->n_paths > 0 && strncmp(s->paths[s->n_paths - 1], x->path, MW_MASK_MAX_PATH - 1) == 0)
-		return;
-	for (unsigned i = 0; i < s->n_paths; i++)
-		if (strncmp(s->paths[i], x->path, MW_MASK_MAX_PATH - 1) == 0)
+	path_build(x, path, sizeof(path));
+	for (unsigned i = s->n_paths; i > 0; i--)
+		if (strcmp(s->paths[i - 1], path) == 0)
 			return;
 	if (s->n_paths == MW_MASK_MAX_PATHS) {
 		s->paths_truncated = true;
 		return;
 	}
-	snprintf(s->paths[s->n_paths++], MW_MASK_MAX_PATH, "%s", x->path);
+	memcpy(s->paths[s->n_paths++], path, sizeof(path));
 }
 
 /* --- key-name rules ----------------------------------------------------------------------- */
@@ -183,12 +197,41 @@ static size_t key_norm(const char *k, size_t n, char *buf, size_t size)
 	return l;
 }
 
+static void index_rule(struct mw_mask_profile *p, const char *norm)
+{
+	size_t l = strlen(norm);
+
+	p->rule_lens |= 1ULL << (l < 63 ? l : 63);
+	p->rule_firsts |= 1u << ((unsigned char)norm[0] & 31);
+}
+
+void mask_profile_index_rules(struct mw_mask_profile *p)
+{
+	p->rule_lens = 0;
+	p->rule_firsts = 0;
+	for (size_t i = 0; i < p->n_fields; i++)
+		index_rule(p, p->fields[i]);
+	if (p->detectors & (1u << MW_MASK_SECRET))
+		for (size_t i = 0; i < ARRAY_SIZE(secret_keys); i++)
+			index_rule(p, secret_keys[i]);
+}
+
 enum mw_mask_kind mask_key_rule(const struct mw_mask_profile *p, const char *k, size_t n)
 {
 	char norm[MW_MASK_MAX_NAME];
-	size_t l;
+	size_t l = 0;
+	int first = -1;
 
 	if (n == 0 || n >= 2 * MW_MASK_MAX_NAME)
+		return MW_MASK__MAX;
+	for (size_t i = 0; i < n; i++)
+		if (k[i] != '_' && k[i] != '-') {
+			if (first < 0)
+				first = (unsigned char)k[i] | 0x20;
+			l++;
+		}
+	if (first < 0 || !(p->rule_lens & (1ULL << (l < 63 ? l : 63))) ||
+	    !(p->rule_firsts & (1u << (first & 31))))
 		return MW_MASK__MAX;
 	l = key_norm(k, n, norm, sizeof(norm));
 	if (!l)
@@ -198,7 +241,8 @@ enum mw_mask_kind mask_key_rule(const struct mw_mask_profile *p, const char *k, 
 			return MW_MASK_FIELD;
 	if (p->detectors & (1u << MW_MASK_SECRET))
 		for (size_t i = 0; i < ARRAY_SIZE(secret_keys); i++)
-			if (secret_keys_len[i] == l && memcmp(secret_keys[i], norm, l) == 0)
+			if (secret_keys_len[i] == l && secret_keys[i][0] == norm[0] &&
+			    memcmp(secret_keys[i], norm, l) == 0)
 				return MW_MASK_SECRET;
 	return MW_MASK__MAX;
 }
