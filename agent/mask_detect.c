@@ -387,8 +387,8 @@ static size_t scan_ipv4(const struct scan *sc, size_t i)
 			return 0;
 		j += k;
 	}
-	if (is_(sc, j, C_WORD) || (at(sc, j) == '.' && is_digit_at(sc, j + 1)))
-		return 0;
+	if (is_(sc, j, C_WORD) || ((at(sc, j) == '.' || at(sc, j) == '-') && is_(sc, j + 1, C_ALNUM)))
+		return 0; /* "1.2.3.4.5", "1.2.3.4-beta" */
 	if (version_before(sc, i))
 		return 0;
 	return j;

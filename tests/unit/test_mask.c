@@ -1,6 +1,6 @@
 /* test_mask.c: the masking engine.  Per detector, a corpus of true positives and look-alikes
- * (tests/unit/data/mask/<detector>.txt, "mask<TAB>value[<TAB>expected]" or "keep<TAB>value")
- * is run with that detector alone and, for true positives, with every detector on; each value
+ * (tests/unit/data/mask/<detector>.txt, "mask<TAB>value[<TAB>expected]" or "keep<TAB>value",
+ * plus the look-alikes of common.txt that every detector must leave alone) is run with that detector alone and, for true positives, with every detector on; each value
  * alone, inside a sentence and inside a JSON document.  False-negative and false-positive
  * rates are printed as TAP comments; a detector fails above MAX_FN_RATE / MAX_FP_RATE.
  * Then styles, keyed-hash determinism, key-name rules, JSON inside text, UTF-8 around
@@ -199,41 +199,44 @@ static void run_corpus(const char *detector)
 	all = mask_profile(m, "all");
 	assert_non_null(alone);
 	assert_non_null(all);
-	snprintf(path, sizeof(path), "%s/%s.txt", data_dir(), detector);
-	f = fopen(path, "re");
-	if (!f)
-		fail_msg("cannot open %s: %m", path);
-	while (fgets(line, sizeof(line), f)) {
-		char *v, *exp, def[64];
-		bool masks, ok;
+	for (int file = 0; file < 2; file++) {
+		snprintf(path, sizeof(path), "%s/%s.txt", data_dir(), file ? "common" : detector);
+		f = fopen(path, "re");
+		if (!f)
+			fail_msg("cannot open %s: %m", path);
+		ln = 0;
+		while (fgets(line, sizeof(line), f)) {
+			char *v, *exp, def[64];
+			bool masks, ok;
 
-		ln++;
-		line[strcspn(line, "\n")] = '\0';
-		if (!line[0] || line[0] == '#')
-			continue;
-		v = strchr(line, '\t');
-		if (!v)
-			fail_msg("%s:%d: no tab", path, ln);
-		*v++ = '\0';
-		masks = strcmp(line, "mask") == 0;
-		if (!masks && strcmp(line, "keep"))
-			fail_msg("%s:%d: expected mask or keep, got '%s'", path, ln, line);
-		exp = strchr(v, '\t');
-		if (exp)
-			*exp++ = '\0';
-		unescape(v);
-		snprintf(def, sizeof(def), "[MASKED:%s]", detector);
-		if (!exp)
-			exp = masks ? def : v;
-		ok = run_case(alone, v, exp, path, ln);
-		if (masks)
-			ok = run_case(all, v, exp, path, ln) && ok;
-		if (masks)
-			ok ? tp++ : fn++;
-		else
-			ok ? tn++ : fp++;
+			ln++;
+			line[strcspn(line, "\n")] = '\0';
+			if (!line[0] || line[0] == '#')
+				continue;
+			v = strchr(line, '\t');
+			if (!v)
+				fail_msg("%s:%d: no tab", path, ln);
+			*v++ = '\0';
+			masks = strcmp(line, "mask") == 0;
+			if (!masks && strcmp(line, "keep"))
+				fail_msg("%s:%d: expected mask or keep, got '%s'", path, ln, line);
+			exp = strchr(v, '\t');
+			if (exp)
+				*exp++ = '\0';
+			unescape(v);
+			snprintf(def, sizeof(def), "[MASKED:%s]", detector);
+			if (!exp)
+				exp = masks ? def : v;
+			ok = run_case(alone, v, exp, path, ln);
+			if (masks)
+				ok = run_case(all, v, exp, path, ln) && ok;
+			if (masks)
+				ok ? tp++ : fn++;
+			else
+				ok ? tn++ : fp++;
+		}
+		fclose(f);
 	}
-	fclose(f);
 	mask_free(m);
 	{
 		double fnr = tp + fn ? 100.0 * fn / (tp + fn) : 0, fpr = tn + fp ? 100.0 * fp / (tn + fp) : 0;
