@@ -25,9 +25,9 @@ struct mw_mask_profile {
 	enum mw_mask_style style[MW_MASK__MAX];
 	char (*fields)[MW_MASK_MAX_NAME]; /* normalized: lower case, no '_' or '-' */
 	size_t n_fields;
-	/* a quick reject for key-name rules: normalized lengths and first characters in use */
-	uint64_t rule_lens;
-	uint32_t rule_firsts;
+	/* a quick reject for key-name rules: per normalized length, the first and last
+	 * characters in use (bit c & 31) */
+	uint32_t rule_first[64], rule_last[64];
 	struct mask_pattern *patterns;
 	size_t n_patterns;
 	pcre2_match_context *mctx;
@@ -85,6 +85,7 @@ struct mask_ctx {
 	size_t path_len;	     /* segments in use (may exceed MASK_MAX_SEGS: cut) */
 	struct mask_matches m;
 	pcre2_match_data *md;
+	struct mask_buf scratch; /* for strings that are not JSON (no recursion through it) */
 };
 
 void mask_ctx_init(struct mask_ctx *x, const struct mw_mask_profile *p,

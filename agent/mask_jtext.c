@@ -295,6 +295,14 @@ static int string_value(struct mask_ctx *x, struct jt *t, int depth, bool skip)
 	r = scan_string(t, &a, &b, &esc);
 	if (r < 0 || skip)
 		return r;
+	if (!esc && !mask_looks_json(t->s + a, b - a)) {
+		/* the common case: plain text, masked through the context's scratch buffer */
+		x->scratch.len = 0;
+		r = mask_span(x, t->s + a, b - a, &x->scratch);
+		if (r > 0)
+			r = replace(t, a, b, x->scratch.p, x->scratch.len, false);
+		return r;
+	}
 	if (!esc) {
 		r = mask_string(x, t->s + a, b - a, depth + 1, &m);
 		if (r > 0)

@@ -81,11 +81,14 @@ void mask_ctx_init(struct mask_ctx *x, const struct mw_mask_profile *p,
 	x->path_len = 0;
 	x->m = (struct mask_matches){ 0 };
 	x->md = NULL;
+	x->scratch = (struct mask_buf){ 0 };
 	snprintf(x->base, sizeof(x->base), "%s", path ? path : "");
 }
 
 void mask_ctx_done(struct mask_ctx *x)
 {
+	free(x->scratch.p);
+	x->scratch = (struct mask_buf){ 0 };
 	free(x->m.v);
 	x->m = (struct mask_matches){ 0 };
 	if (x->md)
@@ -201,14 +204,16 @@ static void index_rule(struct mw_mask_profile *p, const char *norm)
 {
 	size_t l = strlen(norm);
 
-	p->rule_lens |= 1ULL << (l < 63 ? l : 63);
-	p->rule_firsts |= 1u << ((unsigned char)norm[0] & 31);
+	if (l == 0 || l >= 64)
+		return;
+	p->rule_first[l] |= 1u << ((unsigned char)norm[0] & 31);
+	p->rule_last[l] |= 1u << ((unsigned char)norm[l - 1] & 31);
 }
 
 void mask_profile_index_rules(struct mw_mask_profile *p)
 {
-	p->rule_lens = 0;
-	p->rule_firsts = 0;
+	memset(p->rule_first, 0, sizeof(p->rule_first));
+	memset(p->rule_last, 0, sizeof(p->rule_last));
 	for (size_t i = 0; i < p->n_fields; i++)
 		index_rule(p, p->fields[i]);
 	if (p->detectors & (1u << MW_MASK_SECRET))
@@ -220,18 +225,20 @@ enum mw_mask_kind mask_key_rule(const struct mw_mask_profile *p, const char *k, 
 {
 	char norm[MW_MASK_MAX_NAME];
 	size_t l = 0;
-	int first = -1;
+	int first = -1, last = -1;
 
 	if (n == 0 || n >= 2 * MW_MASK_MAX_NAME)
 		return MW_MASK__MAX;
 	for (size_t i = 0; i < n; i++)
 		if (k[i] != '_' && k[i] != '-') {
 			if (first < 0)
-				first = (unsigned char)k[i] | 0x20;
+				first = (unsigned char)k[i];
+			last = (unsigned char)k[i];
 			l++;
 		}
-	if (first < 0 || !(p->rule_lens & (1ULL << (l < 63 ? l : 63))) ||
-	    !(p->rule_firsts & (1u << (first & 31))))
+	/* names are compared in lower case: 'A' & 31 == 'a' & 31 */
+	if (first < 0 || l >= 64 || !(p->rule_first[l] & (1u << (first & 31))) ||
+	    !(p->rule_last[l] & (1u << (last & 31))))
 		return MW_MASK__MAX;
 	l = key_norm(k, n, norm, sizeof(norm));
 	if (!l)
