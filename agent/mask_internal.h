@@ -1,6 +1,6 @@
 /* mask_internal.h: what the masking files share (mask_config.c builds profiles, mask_detect.c
- * finds built-in matches, mask_text.c renders matches and walks JSON text, mask_json.c walks
- * jansson values).  Not for other modules. */
+ * finds built-in matches, mask_csv.c finds ruled CSV columns, mask_text.c renders matches,
+ * mask_jtext.c walks JSON text, mask_json.c walks jansson values).  Not for other modules. */
 #pragma once
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -47,7 +47,9 @@ struct mw_masker {
 struct mask_match {
 	size_t start, end;
 	enum mw_mask_kind kind;
-	int pattern; /* custom: index into the profile's patterns, else -1 */
+	int pattern; /* custom: index into the profile's patterns, else one of: */
+#define MASK_PATTERN_BUILTIN (-1)
+#define MASK_PATTERN_CSV (-2) /* a CSV cell under a ruled header */
 };
 
 struct mask_matches {
@@ -60,6 +62,10 @@ int mask_matches_add(struct mask_matches *m, size_t start, size_t end, enum mw_m
 
 /* Built-in detectors over s[0..n): matches appended in order, never overlapping. */
 int mask_detect(unsigned detectors, const char *s, size_t n, struct mask_matches *m);
+
+/* CSV text with a header naming ruled columns: their cells appended as matches (unsorted). */
+int mask_csv_matches(const struct mw_mask_profile *p, const char *s, size_t n,
+		     struct mask_matches *m);
 
 /* A growable output buffer. */
 struct mask_buf {

@@ -366,7 +366,6 @@ static bool utf8_cont(unsigned char c)
 static int find_custom(struct mask_ctx *x, const char *s, size_t n)
 {
 	const struct mw_mask_profile *p = x->p;
-	size_t builtin = x->m.n;
 	int r;
 
 	for (size_t k = 0; k < p->n_patterns; k++) {
@@ -404,29 +403,30 @@ static int find_custom(struct mask_ctx *x, const char *s, size_t n)
 			off = b;
 		}
 	}
-	if (x->m.n == builtin)
-		return 0;
-	/* sort, then merge overlaps into one match (the first one's kind) */
-	qsort(x->m.v, x->m.n, sizeof(*x->m.v), cmp_match);
-	{
-		size_t w = 0;
-
-		for (size_t i = 1; i < x->m.n; i++) {
-			if (x->m.v[i].start < x->m.v[w].end) {
-				if (x->m.v[i].end > x->m.v[w].end)
-					x->m.v[w].end = x->m.v[i].end;
-				continue;
-			}
-			x->m.v[++w] = x->m.v[i];
-		}
-		x->m.n = w + 1;
-	}
 	return 0;
+}
+
+/* Sort, then merge overlaps into one match (the first one's kind): everything any finder
+ * matched is masked. */
+static void merge_matches(struct mask_matches *m)
+{
+	size_t w = 0;
+
+	qsort(m->v, m->n, sizeof(*m->v), cmp_match);
+	for (size_t i = 1; i < m->n; i++) {
+		if (m->v[i].start < m->v[w].end) {
+			if (m->v[i].end > m->v[w].end)
+				m->v[w].end = m->v[i].end;
+			continue;
+		}
+		m->v[++w] = m->v[i];
+	}
+	m->n = w + 1;
 }
 
 int mask_span(struct mask_ctx *x, const char *s, size_t n, struct mask_buf *out)
 {
-	size_t last = 0;
+	size_t last = 0, builtin;
 	int r;
 
 	if (n > x->budget)
@@ -436,11 +436,20 @@ int mask_span(struct mask_ctx *x, const char *s, size_t n, struct mask_buf *out)
 	r = mask_detect(x->p->detectors, s, n, &x->m);
 	if (r < 0)
 		return r;
+	builtin = x->m.n;
 	if (x->p->n_patterns) {
 		r = find_custom(x, s, n);
 		if (r < 0)
 			return r;
 	}
+	if ((x->p->n_fields || (x->p->detectors & (1u << MW_MASK_SECRET))) && n > 0 &&
+	    memchr(s, '\n', n)) {
+		r = mask_csv_matches(x->p, s, n, &x->m);
+		if (r < 0)
+			return r;
+	}
+	if (x->m.n > builtin)
+		merge_matches(&x->m);
 	if (x->m.n == 0)
 		return 0;
 	r = mask_buf_reserve(out, n + 64);

@@ -435,6 +435,23 @@ static void test_json_in_text(void **state)
 	mask_free(m);
 }
 
+static void test_csv(void **state)
+{
+	struct mw_masker *m = build(fields_cfg);
+	const struct mw_mask_profile *p = mask_profile(m, "p");
+
+	check_text(p,
+		   "name,email,SSN, Password\nAnn,ann@x.io,078-05-1120,\"hunter2, \"\"really\"\"\"\n"
+		   "\"Bob\",\"bob@y.org\",\"12\nline 2\",pw\r\n,,,\nCid,c@d.io",
+		   "name,email,SSN, Password\nAnn,[MASKED:email],[MASKED:field],\"[MASKED:secret]\"\n"
+		   "\"Bob\",\"[MASKED:email]\",\"[MASKED:field]\",[MASKED:secret]\r\n,,,\nCid,"
+		   "[MASKED:email]");
+	/* a first line that names no ruled column: text as usual */
+	check_text(p, "Hello, world\nssn 078-05-1120", "Hello, world\nssn [MASKED:us_ssn]");
+	check_text(p, "id,ssn\n1,2", "id,ssn\n1,[MASKED:field]");
+	mask_free(m);
+}
+
 static void test_message_parts(void **state)
 {
 	struct mw_masker *m = build("{\"masking\": {\"profiles\": {\"p\": {}}}}");
@@ -725,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_hash_key),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_json_in_text),
+		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_message_parts),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_pem_cut),
