@@ -734,6 +734,21 @@ static size_t scan_email(const struct scan *sc, size_t i, size_t *ret_start)
 
 #define ON(k) (sc->det & (1u << (k)))
 
+/* An IPv6 address's first group ends within four hex digits, on a colon: most words are
+ * turned away here without a call. */
+static inline bool ipv6_maybe(const struct scan *sc, size_t i)
+{
+	for (size_t k = 0; k < 5; k++) {
+		int c = at(sc, i + k);
+
+		if (c == ':')
+			return true;
+		if (c < 0 || !(cls[c] & C_HEX))
+			return false;
+	}
+	return false;
+}
+
 /* A token starting with a letter, digit or '_' at i: the end of a match (and its start and
  * kind), or 0. */
 static size_t scan_word(const struct scan *sc, size_t i, size_t *ret_start,
@@ -754,7 +769,7 @@ static size_t scan_word(const struct scan *sc, size_t i, size_t *ret_start,
 			return *ret_kind = MW_MASK_CREDIT_CARD, e;
 		if (ON(MW_MASK_IPV4) && (e = scan_ipv4(sc, i)))
 			return *ret_kind = MW_MASK_IPV4, e;
-		if (ON(MW_MASK_IPV6) && (e = scan_ipv6(sc, i)))
+		if (ON(MW_MASK_IPV6) && ipv6_maybe(sc, i) && (e = scan_ipv6(sc, i)))
 			return *ret_kind = MW_MASK_IPV6, e;
 		return 0;
 	}
@@ -790,7 +805,7 @@ static size_t scan_word(const struct scan *sc, size_t i, size_t *ret_start,
 	}
 	if (ON(MW_MASK_IBAN) && (cls[c] & C_UPPER) && (e = scan_iban(sc, i)))
 		return *ret_kind = MW_MASK_IBAN, e;
-	if (ON(MW_MASK_IPV6) && (cls[c] & C_HEX) && (e = scan_ipv6(sc, i)))
+	if (ON(MW_MASK_IPV6) && (cls[c] & C_HEX) && ipv6_maybe(sc, i) && (e = scan_ipv6(sc, i)))
 		return *ret_kind = MW_MASK_IPV6, e;
 	return 0;
 }

@@ -128,26 +128,28 @@ static void path_build(const struct mask_ctx *x, char *buf, size_t size)
 
 	buf[0] = '\0';
 	mw_str_append(buf, size, &len, x->base, strlen(x->base));
-	for (size_t i = 0; i < nseg && len + 1 < size; i++) {
+	for (size_t i = 0; i < nseg && len + 2 < size; i++) {
 		const struct mask_seg *g = &x->seg[i];
 
-		mw_str_append(buf, size, &len, "/", 1);
+		buf[len++] = '/';
 		if (!g->k) {
-			char num[24];
-
-			mw_str_append(buf, size, &len, num,
-				      snprintf(num, sizeof(num), "%zu", g->n));
+			len += snprintf(buf + len, size - len, "%zu", g->n);
+			if (len >= size)
+				len = size - 1;
 			continue;
 		}
-		for (size_t j = 0; j < g->n && len + 1 < size; j++) {
+		for (size_t j = 0; j < g->n && len + 3 < size; j++) {
 			char c = g->k[j];
 
-			if (c == '~' || c == '/')
-				mw_str_append(buf, size, &len, c == '~' ? "~0" : "~1", 2);
-			else
-				mw_str_append(buf, size, &len, &c, 1);
+			if (c == '~' || c == '/') {
+				buf[len++] = '~';
+				buf[len++] = c == '~' ? '0' : '1';
+			} else {
+				buf[len++] = c;
+			}
 		}
 	}
+	buf[len] = '\0';
 }
 
 void mask_note(struct mask_ctx *x, enum mw_mask_kind kind)
