@@ -15,6 +15,12 @@
 
 #include "http1.h"
 #include "inject.h"
+#include "inject_oauth.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define SECRET "s3cr3t-upstream-token-7f1c"
 
@@ -170,6 +176,132 @@ static void test_refusals(void **state)
 	cred_free(c);
 }
 
+/* --- a token endpoint on loopback: answers each POST with a numbered token --------------- */
+
+#define CLIENT_SECRET "client-secret-9d2e"
+
+struct idp {
+	int fd;
+	uint16_t port;
+	int served;
+	int status; /* the status to answer */
+	char last_body[1024];
+	pthread_t thread;
+};
+
+static void *idp_run(void *arg)
+{
+	struct idp *idp = arg;
+
+	for (;;) {
+		char req[4096], reply[512], body[128];
+		size_t n = 0;
+		char *end, *cl;
+		int c = accept(idp->fd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		for (;;) {
+			ssize_t r = read(c, req + n, sizeof(req) - 1 - n);
+
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+			req[n] = '\0';
+			end = strstr(req, "\r\n\r\n");
+			cl = strcasestr(req, "Content-Length:");
+			if (end && cl && strlen(end + 4) >= (size_t)atoi(cl + 15))
+				break;
+		}
+		end = strstr(req, "\r\n\r\n");
+		snprintf(idp->last_body, sizeof(idp->last_body), "%s", end ? end + 4 : "");
+		idp->served++;
+		if (idp->status == 200)
+			snprintf(body, sizeof(body),
+				 "{\"access_token\":\"tok-%d\",\"token_type\":\"Bearer\","
+				 "\"expires_in\":2}",
+				 idp->served);
+		else
+			snprintf(body, sizeof(body), "{\"error\":\"invalid_client\"}");
+		snprintf(reply, sizeof(reply),
+			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: "
+			 "%zu\r\nConnection: close\r\n\r\n%s",
+			 idp->status, strlen(body), body);
+		if (write(c, reply, strlen(reply)) < 0)
+			break;
+		close(c);
+	}
+	return NULL;
+}
+
+static void idp_start(struct idp *idp)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	idp->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(idp->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(idp->fd, 8), 0);
+	getsockname(idp->fd, (struct sockaddr *)&a, &al);
+	idp->port = ntohs(a.sin_port);
+	idp->status = 200;
+	pthread_create(&idp->thread, NULL, idp_run, idp);
+}
+
+static void idp_stop(struct idp *idp)
+{
+	shutdown(idp->fd, SHUT_RDWR);
+	close(idp->fd);
+	pthread_join(idp->thread, NULL);
+}
+
+static void test_oauth(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct idp idp = {};
+	struct mw_cred *c;
+	struct mw_oauth *o;
+	char out[2048], err[256];
+	uint64_t expires = 0, fetches = 0;
+
+	idp_start(&idp);
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "http://127.0.0.1:%u/token", idp.port);
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
+	snprintf(spec.oauth.scope, sizeof(spec.oauth.scope), "mcp tools");
+	write_file("client_secret", CLIENT_SECRET "\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_int_equal(oauth_fetch(c, &expires, err, sizeof(err)), 0);
+	assert_int_equal(expires, 2);
+	assert_string_equal(idp.last_body, "grant_type=client_credentials&client_id=mw&"
+					   "client_secret=" CLIENT_SECRET "&scope=mcp%20tools");
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_int_equal(count(out, "Authorization: Bearer tok-1\r\n"), 1);
+
+	/* refreshed half-way through a 2 s lifetime */
+	assert_int_equal(oauth_start(c, &o), 0);
+	for (int i = 0; i < 50 && fetches < 2; i++) {
+		usleep(100 * 1000);
+		oauth_status(o, err, sizeof(err), &fetches);
+	}
+	assert_true(fetches >= 2);
+	assert_string_equal(err, "");
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_null(strstr(out, "tok-1\r\n"));
+	assert_int_equal(count(out, "Authorization: Bearer tok-"), 1);
+	oauth_stop(o);
+
+	/* a refusal says why without the secret */
+	idp.status = 401;
+	assert_int_equal(oauth_fetch(c, &expires, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "401: invalid_client"));
+	assert_null(strstr(err, CLIENT_SECRET));
+	cred_free(c);
+	idp_stop(&idp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_header_keep_caller),
 		cmocka_unit_test(test_systemd_credential),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_oauth),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
