@@ -45,7 +45,7 @@ struct mw_tls_ctx {
 struct leg {
 	SSL *ssl;
 	BIO *rbio, *wbio; /* owned by ssl */
-	bool ready, eof;
+	bool ready, eof, failed;
 	struct mw_bytes pending; /* plaintext held until ready */
 };
 
@@ -264,12 +264,10 @@ struct mw_tls *tls_free(struct mw_tls *t)
 		return NULL;
 	/* A relay often ends with a FIN and no close_notify; OpenSSL would then mark the
 	 * session not resumable.  A flow that never failed keeps its sessions. */
-	if (!t->error[0]) {
-		if (t->up.ready)
-			SSL_set_shutdown(t->up.ssl, SSL_SENT_SHUTDOWN);
-		if (t->client.ready)
-			SSL_set_shutdown(t->client.ssl, SSL_SENT_SHUTDOWN);
-	}
+	if (t->up.ready && !t->up.failed)
+		SSL_set_shutdown(t->up.ssl, SSL_SENT_SHUTDOWN);
+	if (t->client.ready && !t->client.failed)
+		SSL_set_shutdown(t->client.ssl, SSL_SENT_SHUTDOWN);
 	leg_free(&t->client);
 	leg_free(&t->up);
 	free(t);
@@ -332,11 +330,12 @@ int tls_intercept_new(struct mw_tls_ctx *ctx, const char *name, uint16_t port,
 	return 0;
 }
 
-static int fail(struct mw_tls *t, const char *fmt, ...) _printf_(2, 3);
-static int fail(struct mw_tls *t, const char *fmt, ...)
+static int fail(struct mw_tls *t, struct leg *l, const char *fmt, ...) _printf_(3, 4);
+static int fail(struct mw_tls *t, struct leg *l, const char *fmt, ...)
 {
 	va_list ap;
 
+	l->failed = true;
 	if (!t->error[0]) {
 		va_start(ap, fmt);
 		vsnprintf(t->error, sizeof(t->error), fmt, ap);
@@ -385,7 +384,7 @@ static int pin_check(struct mw_tls *t)
 		if (match)
 			return 0;
 	}
-	return fail(t, "upstream certificate: public key pin mismatch");
+	return fail(t, &t->up, "upstream certificate: public key pin mismatch");
 }
 
 static void record_peer(struct mw_tls *t)
@@ -414,10 +413,10 @@ static int leg_pump(struct mw_tls *t, struct leg *l, bool upstream, struct mw_by
 			if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 				return 0;
 			if (upstream && SSL_get_verify_result(l->ssl) != X509_V_OK)
-				return fail(t, "upstream certificate: %s",
+				return fail(t, l, "upstream certificate: %s",
 					    X509_verify_cert_error_string(
 						    SSL_get_verify_result(l->ssl)));
-			return fail(t, "%s handshake: %s", upstream ? "upstream" : "client",
+			return fail(t, l, "%s handshake: %s", upstream ? "upstream" : "client",
 				    ssl_reason());
 		}
 		if (upstream) {
@@ -438,7 +437,7 @@ static int leg_pump(struct mw_tls *t, struct leg *l, bool upstream, struct mw_by
 		if (l->pending.len) {
 			r = SSL_write(l->ssl, l->pending.data, (int)l->pending.len);
 			if (r <= 0)
-				return fail(t, "%s write: %s", upstream ? "upstream" : "client",
+				return fail(t, l, "%s write: %s", upstream ? "upstream" : "client",
 					    ssl_reason());
 			bytes_free(&l->pending);
 		}
@@ -458,7 +457,7 @@ static int leg_pump(struct mw_tls *t, struct leg *l, bool upstream, struct mw_by
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 			break;
 		drain(l, out);
-		return fail(t, "%s read: %s", upstream ? "upstream" : "client", ssl_reason());
+		return fail(t, l, "%s read: %s", upstream ? "upstream" : "client", ssl_reason());
 	}
 	explicit_bzero(buf, sizeof(buf));
 	return drain(l, out);
@@ -467,7 +466,7 @@ static int leg_pump(struct mw_tls *t, struct leg *l, bool upstream, struct mw_by
 static int leg_in(struct mw_tls *t, struct leg *l, bool upstream, const uint8_t *buf,
 		  size_t len, struct mw_bytes *plain, struct mw_bytes *out)
 {
-	if (t->error[0])
+	if (l->failed)
 		return -EPROTO;
 	if (len && BIO_write(l->rbio, buf, (int)len) != (int)len)
 		return -ENOMEM;
@@ -477,7 +476,7 @@ static int leg_in(struct mw_tls *t, struct leg *l, bool upstream, const uint8_t 
 static int leg_out(struct mw_tls *t, struct leg *l, bool upstream, const uint8_t *plain,
 		   size_t len, struct mw_bytes *out)
 {
-	if (t->error[0])
+	if (l->failed)
 		return -EPROTO;
 	if (len == 0)
 		return 0;
@@ -492,7 +491,7 @@ static int leg_out(struct mw_tls *t, struct leg *l, bool upstream, const uint8_t
 		int r = SSL_write(l->ssl, plain, chunk);
 
 		if (r <= 0)
-			return fail(t, "%s write: %s", upstream ? "upstream" : "client",
+			return fail(t, l, "%s write: %s", upstream ? "upstream" : "client",
 				    ssl_reason());
 		plain += r;
 		len -= (size_t)r;

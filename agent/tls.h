@@ -11,9 +11,11 @@
  * plaintext for the checkpoint, as agent/inspect.h does with plaintext.
  *
  * Plaintext handed to a leg before its handshake is complete is held and sent once it is.  A
- * failed upstream verification fails the engine (sticky) with the OpenSSL reason as text
- * ("certificate has expired", "hostname mismatch", "unable to get local issuer certificate",
- * "public key pin mismatch"); nothing secret is ever in that text.  No I/O, no logging. */
+ * failed upstream verification fails the upstream leg for good (its functions return -EPROTO)
+ * with the OpenSSL reason as text ("certificate has expired", "hostname mismatch", "unable to
+ * get local issuer certificate", "public key pin mismatch"); the gateway's leg keeps working,
+ * so the relay can answer it (a 502 naming the reason) before closing.  Nothing secret is ever
+ * in that text.  No I/O, no logging. */
 #pragma once
 
 #include <stdbool.h>
@@ -86,8 +88,8 @@ bool tls_client_eof(const struct mw_tls *t);	 /* the gateway sent close_notify *
 bool tls_upstream_eof(const struct mw_tls *t);	 /* the upstream sent close_notify */
 bool tls_client_resumed(const struct mw_tls *t);
 bool tls_upstream_resumed(const struct mw_tls *t);
-/* Why the engine failed ("upstream certificate: certificate has expired"), "" when it has
- * not.  Every function returns -EPROTO once it has. */
+/* Why the engine failed first ("upstream certificate: certificate has expired"), "" when it
+ * has not.  The functions of the leg that failed return -EPROTO from then on. */
 const char *tls_error(const struct mw_tls *t);
 /* Facts for the journal: negotiated versions ("TLSv1.3"), the upstream leaf's subject and
  * SHA-256 fingerprint (empty before the upstream handshake). */

@@ -346,8 +346,29 @@ static void refused(const char *leaf_name, long from, long until, const struct m
 	assert_false(tls_upstream_ready(x.t));
 	if (!strstr(tls_error(x.t), want))
 		fail_msg("error '%s', expected '%s'", tls_error(x.t), want);
-	/* sticky */
+	/* sticky on the upstream leg */
 	assert_int_equal(tls_upstream_out(x.t, (const uint8_t *)"x", 1, &x.to_up), -EPROTO);
+	/* the gateway's leg still completes and can be told why */
+	for (int i = 0; i < 4 && !SSL_is_init_finished(x.cli.ssl); i++) {
+		SSL_do_handshake(x.cli.ssl);
+		x.wire.len = 0;
+		peer_take(&x.cli, &x.wire);
+		assert_int_equal(tls_client_in(x.t, x.wire.data, x.wire.len, &x.plain_c,
+					       &x.to_client),
+				 0);
+		peer_give(&x.cli, &x.to_client);
+	}
+	assert_true(tls_client_ready(x.t));
+	assert_int_equal(tls_client_out(x.t, (const uint8_t *)"HTTP/1.1 502 Bad Gateway\r\n", 26,
+					&x.to_client),
+			 0);
+	peer_give(&x.cli, &x.to_client);
+	{
+		char buf[64];
+
+		assert_int_equal(SSL_read(x.cli.ssl, buf, sizeof(buf)), 26);
+		assert_memory_equal(buf, "HTTP/1.1 502", 12);
+	}
 	run_end(&x);
 	X509_free(leaf);
 	EVP_PKEY_free(key);
