@@ -578,7 +578,8 @@ static int parse_upstreams(struct cfg_ctx *x, const struct cfg_path *p, json_t *
 	ip = PATH_INDEX(p, err.index);
 	kp = PATH_KEY(&ip, err.key);
 	sp = PATH_KEY(&kp, err.subkey);
-	return cfg_error(x, err.subkey ? &sp : err.key ? &kp : &ip, err.at_key, "%s", err.text);
+	return cfg_error(x, err.subkey[0] ? &sp : err.key[0] ? &kp : &ip, err.at_key, "%s",
+			 err.text);
 }
 
 static const struct {

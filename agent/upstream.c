@@ -23,8 +23,8 @@ static int perr(struct pctx *x, const char *key, const char *subkey, bool at_key
 
 	if (x->err) {
 		x->err->index = x->index;
-		x->err->key = key;
-		x->err->subkey = subkey;
+		snprintf(x->err->key, sizeof(x->err->key), "%s", key ? key : "");
+		snprintf(x->err->subkey, sizeof(x->err->subkey), "%s", subkey ? subkey : "");
 		x->err->at_key = at_key;
 		va_start(ap, fmt);
 		vsnprintf(x->err->text, sizeof(x->err->text), fmt, ap);

@@ -49,8 +49,8 @@ struct mw_upstreams {
  * parser never reads one). */
 struct mw_upstream_error {
 	size_t index;
-	const char *key;    /* NULL: the element itself */
-	const char *subkey; /* NULL: the key itself */
+	char key[128];	    /* "": the element itself */
+	char subkey[128];   /* "": the key itself */
 	bool at_key;	    /* the key is wrong (unknown), not its value */
 	char text[256];
 };

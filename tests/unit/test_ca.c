@@ -80,7 +80,14 @@ static void test_init_mint_cache(void **state)
 	assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
 	assert_int_equal(X509_get_key_usage(leaf), KU_DIGITAL_SIGNATURE);
 	assert_int_equal(X509_check_ca(leaf), 0);
-	assert_non_null(X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL) ? leaf : NULL);
+	{
+		GENERAL_NAMES *sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
+
+		assert_non_null(sans);
+		assert_int_equal(sk_GENERAL_NAME_num(sans), 1);
+		assert_int_equal(sk_GENERAL_NAME_value(sans, 0)->type, GEN_DNS);
+		GENERAL_NAMES_free(sans);
+	}
 	assert_non_null(X509_get0_authority_key_id(leaf));
 	assert_non_null(X509_get0_subject_key_id(leaf));
 	assert_int_equal(ASN1_INTEGER_get_int64(&(int64_t){ 0 }, X509_get0_serialNumber(leaf)),

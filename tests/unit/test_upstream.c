@@ -79,10 +79,7 @@ static void refused(const char *text, size_t index, const char *key, const char 
 	assert_int_equal(parse(text, &u, &err), -EINVAL);
 	assert_null(u);
 	assert_int_equal(err.index, index);
-	if (key)
-		assert_string_equal(err.key, key);
-	else
-		assert_null(err.key);
+	assert_string_equal(err.key, key ? key : "");
 	if (subkey)
 		assert_string_equal(err.subkey, subkey);
 	if (!strstr(err.text, want))
