@@ -17,7 +17,7 @@
 #include "util.h"
 
 #define TLS_READ_CHUNK 16384
-#define TLS_SESSION_KEY_MAX 272 /* name:port */
+#define TLS_SESSION_KEY_MAX 300 /* name:port/trust/pin */
 #define TLS_SUBJECT_MAX 256
 
 struct tls_session {
@@ -207,22 +207,27 @@ struct mw_tls_ctx *tls_ctx_free(struct mw_tls_ctx *ctx)
 	return NULL;
 }
 
-static SSL_CTX *client_ctx_get(struct mw_tls_ctx *ctx, const char *ca_file)
+/* The client context for a trust setting, and its slot (part of the session key). */
+static SSL_CTX *client_ctx_get(struct mw_tls_ctx *ctx, const char *ca_file, size_t *ret_slot)
 {
 	SSL_CTX *c = NULL;
 
+	*ret_slot = 0;
 	if (!ca_file || !*ca_file)
 		return ctx->clients[0].ctx;
 	pthread_mutex_lock(&ctx->lock);
 	for (size_t i = 1; i < ctx->n_clients && !c; i++)
-		if (strcmp(ctx->clients[i].ca_file, ca_file) == 0)
+		if (strcmp(ctx->clients[i].ca_file, ca_file) == 0) {
 			c = ctx->clients[i].ctx;
+			*ret_slot = i;
+		}
 	if (!c && ctx->n_clients < MW_TLS_CLIENT_CTX_MAX &&
 	    strlen(ca_file) < sizeof(ctx->clients[0].ca_file)) {
 		c = client_ctx_new(ca_file);
 		if (c) {
 			snprintf(ctx->clients[ctx->n_clients].ca_file,
 				 sizeof(ctx->clients[0].ca_file), "%s", ca_file);
+			*ret_slot = ctx->n_clients;
 			ctx->clients[ctx->n_clients++].ctx = c;
 		}
 	}
@@ -283,6 +288,8 @@ int tls_intercept_new(struct mw_tls_ctx *ctx, const char *name, uint16_t port,
 	SSL_CTX *cc;
 	SSL_SESSION *sess;
 	unsigned char ip[16];
+	char pinhex[17] = "-";
+	size_t slot;
 	bool is_ip;
 	int r;
 
@@ -292,7 +299,6 @@ int tls_intercept_new(struct mw_tls_ctx *ctx, const char *name, uint16_t port,
 	t->ctx = ctx;
 	if (verify)
 		t->verify = *verify;
-	snprintf(t->key, sizeof(t->key), "%s:%u", name, port);
 	is_ip = inet_pton_any(name, ip);
 	r = ca_mint(ctx->ca, name, &leaf, &key);
 	if (r < 0)
@@ -308,9 +314,13 @@ int tls_intercept_new(struct mw_tls_ctx *ctx, const char *name, uint16_t port,
 		return r;
 	SSL_set_accept_state(t->client.ssl);
 
-	cc = client_ctx_get(ctx, t->verify.ca_file);
+	cc = client_ctx_get(ctx, t->verify.ca_file, &slot);
 	if (!cc)
 		return -EIO;
+	/* sessions are resumed only under the same name, port, trust and pin */
+	for (size_t i = 0; i < 8 && t->verify.has_pin; i++)
+		snprintf(pinhex + 2 * i, sizeof(pinhex) - 2 * i, "%02x", t->verify.pin[i]);
+	snprintf(t->key, sizeof(t->key), "%s:%u/%zu/%s", name, port, slot, pinhex);
 	r = leg_init(&t->up, cc);
 	if (r < 0)
 		return r;
@@ -421,7 +431,9 @@ static int leg_pump(struct mw_tls *t, struct leg *l, bool upstream, struct mw_by
 		}
 		if (upstream) {
 			record_peer(t);
-			if (t->verify.has_pin && pin_check(t) < 0)
+			/* a resumed session comes from a verified, pinned handshake under the same
+			 * key (name, port, trust, pin); OpenSSL keeps no verified chain for it */
+			if (t->verify.has_pin && !SSL_session_reused(l->ssl) && pin_check(t) < 0)
 				return -EPROTO;
 		}
 		l->ready = true;

@@ -395,6 +395,7 @@ static void test_pin_accepted(void **state)
 	unsigned int n = 0;
 	int len = i2d_PUBKEY(X509_get0_pubkey(ca_cert(F.upca)), &der);
 	char hex[200] = "";
+	SSL_CTX *sctx;
 	struct run x;
 	X509 *leaf;
 	EVP_PKEY *key;
@@ -412,9 +413,26 @@ static void test_pin_accepted(void **state)
 		assert_int_equal(tls_pin_parse("abcd", parsed), -EINVAL);
 	}
 	leaf_make(NAME, -60, 3600, &leaf, &key);
-	run_start(&x, leaf, key, &v, NULL, NULL);
+	sctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_use_certificate(sctx, leaf);
+	SSL_CTX_use_PrivateKey(sctx, key);
+	run_start(&x, leaf, key, &v, NULL, sctx);
 	assert_int_equal(run_handshake(&x), 0);
+	SSL_SESSION_free(roundtrip(&x));
 	run_end(&x);
+	/* a pinned upstream resumes too (the session came from a pinned handshake) */
+	run_start(&x, leaf, key, &v, NULL, sctx);
+	assert_int_equal(run_handshake(&x), 0);
+	assert_true(tls_upstream_resumed(x.t));
+	SSL_SESSION_free(roundtrip(&x));
+	run_end(&x);
+	/* another pin does not get that session */
+	v.pin[0] ^= 1;
+	run_start(&x, leaf, key, &v, NULL, sctx);
+	assert_int_equal(run_handshake(&x), -EPROTO);
+	assert_string_equal(tls_error(x.t), "upstream certificate: public key pin mismatch");
+	run_end(&x);
+	SSL_CTX_free(sctx);
 	X509_free(leaf);
 	EVP_PKEY_free(key);
 }
