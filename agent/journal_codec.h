@@ -47,6 +47,10 @@ enum mw_jrec_dir {
 	MW_JDIR_DOWN = 2, /* upstream -> client */
 };
 
+/* record flags */
+#define MW_JFLAG_RAW 0x1 /* payload: the bytes as relayed (HTTP framing included) */
+#define MW_JFLAG_OWN 0x2 /* payload: a reply the agent wrote itself (a denial) */
+
 struct mw_jheader {
 	uint64_t file_seq;
 	uint64_t created_wall;
