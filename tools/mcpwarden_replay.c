@@ -1,5 +1,6 @@
 /* mcpwarden_replay.c: mcpwarden-replay, the auditors' tool: list, show, play, verify,
  * export, search and keygen over the session journal (docs/journal.md). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,7 +18,6 @@
 #include "journal.h"
 #include "journal_index.h"
 #include "mcpwarden_replay.h"
-#include "sse.h"
 #include "util.h"
 
 static const char usage_main[] =
@@ -266,8 +266,7 @@ json_t *replay_record_json(const struct replay_seg *seg, size_t frame_off, const
 		json_object_set_new(o, "raw", json_true());
 	if (r->flags & MW_JFLAG_OWN)
 		json_object_set_new(o, "own", json_true());
-	if (r->payload_len && r->type != MW_JREC_SEAL && is_text(r->payload, r->payload_len) &&
-	    json_stringn(NULL, 0)) {
+	if (r->payload_len && r->type != MW_JREC_SEAL && is_text(r->payload, r->payload_len)) {
 		json_t *s = json_stringn((const char *)r->payload, r->payload_len);
 
 		if (s) {
@@ -585,54 +584,70 @@ static void print_jsonrpc(json_t *m, const char *indent)
 	}
 }
 
-static int sse_cb(const struct sse_event *ev, void *ud)
+/* Lines "data: {...}" of an event stream, wherever the relay's reads cut it. */
+static bool print_data_lines(const char *p, size_t n)
 {
-	json_t *m = ev->msg.data ? json_loadb(ev->msg.data, ev->msg.data_len, 0, NULL) : NULL;
+	bool any = false;
 
-	if (m)
-		print_jsonrpc(m, "      ");
-	json_decref(m);
-	return 0;
+	for (const char *e = p + n; p < e;) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(e - p);
+
+		if (len > 5 && memcmp(p, "data:", 5) == 0) {
+			json_t *m = json_loadb(p + 5, len - 5, 0, NULL);
+
+			if (m) {
+				print_jsonrpc(m, "      ");
+				any = true;
+			}
+			json_decref(m);
+		}
+		p += len + 1;
+	}
+	return any;
 }
 
-/* The payload: JSON-RPC when it is one (a body, or SSE events), else the first line. */
+/* The payload: JSON-RPC when it is one (a body, or event-stream data lines), else the start
+ * of its text.  Raw records hold the bytes as relayed: an HTTP head, chunk-size lines. */
 static void print_payload(const struct mw_jrec *r)
 {
 	const char *p = (const char *)r->payload, *body = p, *hdr_end;
-	size_t n = r->payload_len, blen = n;
+	size_t n = r->payload_len, blen = n, i = 0;
 	json_t *m;
 
 	if (!n)
 		return;
 	hdr_end = memmem(p, n, "\r\n\r\n", 4);
-	if ((r->flags & MW_JFLAG_RAW) && hdr_end) {
+	if ((r->flags & MW_JFLAG_RAW) && hdr_end && (memcmp(p, "HTTP/", 5) == 0 ||
+						      memchr(p, ' ', (size_t)(hdr_end - p)))) {
 		const char *eol = memchr(p, '\r', n);
 
 		printf("      %.*s\n", (int)(eol - p), p);
 		body = hdr_end + 4;
 		blen = n - (size_t)(body - p);
 	}
-	m = json_loadb(body, blen, 0, NULL);
+	/* a chunk-size line first: skip it, and the chunk's end */
+	while (i < blen && i < 8 && isxdigit((unsigned char)body[i]))
+		i++;
+	if (i && i + 1 < blen && body[i] == '\r' && body[i + 1] == '\n') {
+		body += i + 2;
+		blen -= i + 2;
+	}
+	m = json_loadb(body, blen, JSON_DISABLE_EOF_CHECK, NULL);
 	if (m) {
 		print_jsonrpc(m, "      ");
 		if (json_is_array(m)) {
-			size_t i;
+			size_t k;
 			json_t *e;
 
-			json_array_foreach(m, i, e)
+			json_array_foreach(m, k, e)
 				print_jsonrpc(e, "      ");
 		}
 		json_decref(m);
 		return;
 	}
-	if (blen >= 5 && (memcmp(body, "data:", 5) == 0 || memcmp(body, "event:", 6) == 0 ||
-			  memcmp(body, "id:", 3) == 0)) {
-		_cleanup_(sse_parser_freep) struct sse_parser *sp = NULL;
-
-		if (sse_parser_new(NULL, &sp) == 0)
-			sse_parse_all(sp, body, blen, sse_cb, NULL);
+	if (print_data_lines(body, blen))
 		return;
-	}
 	if (blen)
 		printf("      %zu bytes: %.*s%s\n", blen, (int)(blen > 160 ? 160 : blen), body,
 		       blen > 160 ? " ..." : "");
