@@ -222,7 +222,7 @@ const uint8_t *journal_payload_filter(struct mw_journal *j, const uint8_t *p, si
 /* Caller holds the lock. */
 static void queue_push(struct mw_journal *j, struct jq_item *it)
 {
-	it->r.jseq = ++j->next_jseq;
+	it->ticket = ++j->next_ticket;
 	it->next = NULL;
 	if (j->q_tail)
 		j->q_tail->next = it;
@@ -339,7 +339,7 @@ int journal_append(struct mw_journal *j, const struct mw_jrec *rec, uint64_t *re
 	}
 	queue_push(j, it);
 	if (ret_ticket)
-		*ret_ticket = it->r.jseq;
+		*ret_ticket = it->ticket;
 	pthread_cond_signal(&j->cond);
 out:
 	pthread_mutex_unlock(&j->lock);

@@ -15,6 +15,7 @@
 
 struct jq_item {
 	struct jq_item *next;
+	uint64_t ticket; /* append order; r.jseq is given when the record is written */
 	struct mw_jrec r;
 	size_t size;
 	uint8_t data[];
@@ -32,7 +33,7 @@ struct mw_journal {
 	pthread_cond_t cond;
 	struct jq_item *q_head, *q_tail; /* under lock */
 	size_t q_bytes;
-	uint64_t next_jseq;
+	uint64_t next_ticket;
 	struct jgap gaps[MW_JOURNAL_GAPS_MAX], gap_other;
 	unsigned n_gaps;
 	uint64_t dropped_total, dropped_reported, gaps_written, gaps_reported;
@@ -49,8 +50,10 @@ struct mw_journal {
 	/* writer thread only (and journal_open before the thread starts) */
 	int dirfd, segfd, idxfd, headfd;
 	char segname[64];
+	uint64_t w_jseq; /* the last record number written */
 	uint64_t file_seq, seg_size, seg_created_wall, seg_created_mono;
 	uint8_t head[MW_JOURNAL_HASH];
+	bool idx_broken; /* an index line could not be written */
 	bool have_key;
 	uint8_t key[32];
 	uint64_t epoch;

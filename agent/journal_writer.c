@@ -182,15 +182,18 @@ static void idx_name(const char *seg, char *out, size_t size)
 }
 
 /* One JSON line appended to an index. */
-static void idx_line(int fd, json_t *o)
+static int idx_line(int fd, json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	int r;
 
 	if (!s)
-		return;
-	if (write_all(fd, s, strlen(s)) == 0)
-		write_all(fd, "\n", 1);
+		return -ENOMEM;
+	r = write_all(fd, s, strlen(s));
+	if (r == 0)
+		r = write_all(fd, "\n", 1);
 	free(s);
+	return r;
 }
 
 /* The open sessions a finished segment's index lists on its last line. */
@@ -291,7 +294,7 @@ int journal_recover(struct mw_journal *j, struct mw_journal_recovery *rec, json_
 	if (!sessions)
 		sessions = json_object();
 	j->epoch = j->have_key ? j->epoch : rd.header.seal_epoch;
-	j->next_jseq = rd.header.first_jseq ? rd.header.first_jseq - 1 : 0;
+	j->w_jseq = rd.header.first_jseq ? rd.header.first_jseq - 1 : 0;
 	journal_chain_start(data, prev);
 	while ((k2 = journal_reader_next(&rd, &r)) > 0) {
 		uint8_t h[MW_JOURNAL_HASH];
@@ -302,7 +305,7 @@ int journal_recover(struct mw_journal *j, struct mw_journal_recovery *rec, json_
 			break;
 		}
 		memcpy(prev, h, sizeof(h));
-		j->next_jseq = r.jseq;
+		j->w_jseq = r.jseq;
 		journal_index_add(sessions, &r, names[n - 1], rd.frame_off);
 	}
 	if (k2 < 0 && rd.torn) {
@@ -328,7 +331,7 @@ int journal_recover(struct mw_journal *j, struct mw_journal_recovery *rec, json_
 	}
 	if (ifd >= 0) {
 		set_group(j, ifd);
-		trailer_write(ifd, *ret_open, j->next_jseq);
+		trailer_write(ifd, *ret_open, j->w_jseq);
 		fsync(ifd);
 		close(ifd);
 	}
@@ -355,7 +358,7 @@ static void head_update(struct mw_journal *j, uint64_t jseq)
 
 int journal_segment_new(struct mw_journal *j, char *errbuf, size_t errlen)
 {
-	struct mw_jheader h = { .first_jseq = j->next_jseq + 1, .seal_epoch = j->epoch };
+	struct mw_jheader h = { .first_jseq = j->w_jseq + 1, .seal_epoch = j->epoch };
 	uint8_t hdr[MW_JOURNAL_HEADER_SIZE];
 	char idx[128], ts[32];
 	time_t now = time(NULL);
@@ -413,18 +416,21 @@ int journal_segment_new(struct mw_journal *j, char *errbuf, size_t errlen)
 	if (j->idxfd >= 0)
 		set_group(j, j->idxfd);
 	j->segfd = fd;
+	j->idx_broken = j->idxfd < 0;
 	j->seg_size = sizeof(hdr);
 	j->seg_created_wall = h.created_wall;
 	j->seg_created_mono = mw_now_mono_usec();
 	journal_chain_start(hdr, j->head);
-	head_update(j, j->next_jseq);
+	head_update(j, j->w_jseq);
 	return 0;
 }
 
 void journal_segment_finish(struct mw_journal *j)
 {
 	if (j->idxfd >= 0) {
-		trailer_write(j->idxfd, j->sessions, atomic_load(&j->durable));
+		/* an index missing lines has no trailer: readers scan the segment instead */
+		if (!j->idx_broken)
+			trailer_write(j->idxfd, j->sessions, j->w_jseq);
 		fsync(j->idxfd);
 		close(j->idxfd);
 		j->idxfd = -1;
@@ -467,7 +473,7 @@ static void retention_apply(struct mw_journal *j)
 }
 
 /* A seal: HMAC of the chain head under this epoch's key, appended to raw. */
-static int seal_add(struct mw_journal *j, uint64_t *jseq)
+static int seal_add(struct mw_journal *j)
 {
 	uint8_t mac[32];
 	char meta[64];
@@ -482,10 +488,7 @@ static int seal_add(struct mw_journal *j, uint64_t *jseq)
 	r.payload_len = sizeof(mac);
 	r.wall = mw_now_wall_usec();
 	r.mono = mw_now_mono_usec();
-	pthread_mutex_lock(&j->lock);
-	r.jseq = ++j->next_jseq;
-	pthread_mutex_unlock(&j->lock);
-	*jseq = r.jseq;
+	r.jseq = ++j->w_jseq;
 	k = journal_record_encode(&r, j->head, &j->raw, j->head);
 	explicit_bzero(mac, sizeof(mac));
 	return k;
@@ -515,7 +518,8 @@ static void signal_loop(struct mw_journal *j)
 /* Write one batch as one frame and make it durable.  Returns 0 or -errno. */
 static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now)
 {
-	uint64_t last = 0, frame_off = j->seg_size;
+	uint64_t last = 0, frame_off = j->seg_size, jseq_before = j->w_jseq;
+	uint64_t since_seal_before = j->since_seal;
 	uint8_t head_before[MW_JOURNAL_HASH];
 	bool sealed = false;
 	int r = 0;
@@ -524,14 +528,15 @@ static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now
 	j->raw.len = 0;
 	j->frame.len = 0;
 	for (struct jq_item *it = list; it; it = it->next) {
+		it->r.jseq = ++j->w_jseq;
 		r = journal_record_encode(&it->r, j->head, &j->raw, j->head);
 		if (r < 0)
 			break;
-		last = it->r.jseq;
+		last = it->ticket;
 		j->since_seal++;
 	}
 	if (r == 0 && seal_now && j->have_key && j->since_seal) {
-		r = seal_add(j, &last);
+		r = seal_add(j);
 		sealed = r == 0;
 	}
 	if (r == 0 && j->raw.len)
@@ -544,6 +549,8 @@ static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now
 		/* nothing of this batch counts: cut what may have reached the file */
 		(void)!ftruncate(j->segfd, (off_t)j->seg_size);
 		memcpy(j->head, head_before, sizeof(head_before));
+		j->w_jseq = jseq_before; /* the numbers go to the records written instead */
+		j->since_seal = since_seal_before;
 		fail(j, r, "writing");
 		return r;
 	}
@@ -563,15 +570,15 @@ static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now
 		if (s && (it->r.type == MW_JREC_CLOSE || it->r.type == MW_JREC_ABANDONED)) {
 			char name[17];
 
-			if (j->idxfd >= 0)
-				idx_line(j->idxfd, s);
+			if (j->idxfd >= 0 && idx_line(j->idxfd, s) < 0)
+				j->idx_broken = true;
 			journal_session_name(it->r.session, name);
 			json_object_del(j->sessions, name);
 		}
 	}
 	if (last)
 		atomic_store(&j->durable, last);
-	head_update(j, last);
+	head_update(j, j->w_jseq);
 	return 0;
 }
 

@@ -551,6 +551,7 @@ struct show_ctx {
 	uint64_t first_wall, prev_wall;
 	json_t *arr;
 	bool done;
+	const struct replay_seg *done_seg;
 	const struct filters *f;
 	json_t *sessions; /* export: matching sessions */
 	const char *needle;
@@ -713,6 +714,9 @@ static int show_cb(void *ud, const struct replay_seg *seg, size_t off, const str
 {
 	struct show_ctx *c = ud;
 
+	/* after the close, only the rest of its segment: a gap record may follow it */
+	if (c->done && seg != c->done_seg)
+		return 1;
 	if (r->session != c->session)
 		return 0;
 	if (c->speed > 0 && c->prev_wall && r->wall > c->prev_wall) {
@@ -726,8 +730,10 @@ static int show_cb(void *ud, const struct replay_seg *seg, size_t off, const str
 		json_array_append_new(c->arr, replay_record_json(seg, off, r));
 	else
 		print_record(c, r);
-	if (r->type == MW_JREC_CLOSE || r->type == MW_JREC_ABANDONED)
-		return 1;
+	if (r->type == MW_JREC_CLOSE || r->type == MW_JREC_ABANDONED) {
+		c->done = true;
+		c->done_seg = seg;
+	}
 	return 0;
 }
 

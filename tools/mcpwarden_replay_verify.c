@@ -23,7 +23,9 @@ struct vstate {
 	uint64_t prev_file_seq, last_jseq;
 	bool have_seal;
 	uint64_t next_epoch;
-	json_t *seqs; /* session -> last seq */
+	json_t *seqs;  /* session -> last seq */
+	json_t *skips; /* sequence skips, resolved at the end against gap records */
+	json_t *gaps;  /* session -> [[first, last], ...] */
 	uint64_t records, seals, sealed_ok;
 };
 
@@ -127,10 +129,18 @@ static void check_seq(struct vstate *v, const struct replay_seg *s, size_t off,
 	journal_session_name(r->session, sid);
 	last = json_object_get(v->seqs, sid);
 	if (r->type == MW_JREC_GAP) {
-		bool ok;
-		uint64_t l = meta_u64(r, "last_seq", &ok);
+		bool ok, ok2;
+		uint64_t l = meta_u64(r, "last_seq", &ok), f = meta_u64(r, "first_seq", &ok2);
+		json_t *a = json_object_get(v->gaps, sid);
 
-		if (ok)
+		if (!ok || !ok2)
+			return;
+		if (!a) {
+			a = json_array();
+			json_object_set_new(v->gaps, sid, a);
+		}
+		json_array_append_new(a, json_pack("[I, I]", (json_int_t)f, (json_int_t)l));
+		if (!last || l > (uint64_t)json_integer_value(last))
 			json_object_set_new(v->seqs, sid, json_integer((json_int_t)l));
 		return;
 	}
@@ -140,10 +150,14 @@ static void check_seq(struct vstate *v, const struct replay_seg *s, size_t off,
 			"): records reordered or inserted",
 			r->seq, (uint64_t)json_integer_value(last));
 	else if (last && r->seq != (uint64_t)json_integer_value(last) + 1)
-		problem(v, s->name, off, r,
-			"session sequence skips from %" PRIu64 " to %" PRIu64
-			" without a gap record: records removed",
-			(uint64_t)json_integer_value(last), r->seq);
+		/* dropped records (best-effort) are explained by a gap record, which the writer
+		 * may only get to write later */
+		json_array_append_new(v->skips,
+				      json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:i}", "session", sid,
+						"from", (json_int_t)json_integer_value(last) + 1, "to",
+						(json_int_t)r->seq - 1, "file", s->name, "offset",
+						(json_int_t)off, "jseq", (json_int_t)r->jseq, "type",
+						r->type));
 	json_object_set_new(v->seqs, sid, json_integer((json_int_t)r->seq));
 }
 
@@ -191,6 +205,8 @@ int replay_cmd_verify(struct replay_archive *a, const char *key_path, bool json)
 
 	v.problems = json_array();
 	v.seqs = json_object();
+	v.skips = json_array();
+	v.gaps = json_object();
 	if (key_path) {
 		uint8_t buf[MW_JOURNAL_KEY_FILE_SIZE + 1];
 		int fd = open(key_path, O_RDONLY | O_CLOEXEC);
@@ -275,6 +291,34 @@ int replay_cmd_verify(struct replay_archive *a, const char *key_path, bool json)
 		if (!json)
 			printf("%s %s: %" PRIu64 " records\n", k < 0 ? "..." : "ok  ", s->name, n);
 	}
+	{
+		size_t i, k;
+		json_t *sk, *g;
+
+		json_array_foreach(v.skips, i, sk) {
+			const char *sid = json_string_value(json_object_get(sk, "session"));
+			json_int_t from = json_integer_value(json_object_get(sk, "from"));
+			json_int_t to = json_integer_value(json_object_get(sk, "to"));
+			bool covered = false;
+			struct mw_jrec fake = {
+				.jseq = (uint64_t)json_integer_value(json_object_get(sk, "jseq")),
+				.seq = (uint64_t)to + 1,
+				.type = (uint8_t)json_integer_value(json_object_get(sk, "type")),
+			};
+
+			json_array_foreach(json_object_get(v.gaps, sid), k, g)
+				covered |= json_integer_value(json_array_get(g, 0)) <= from &&
+					   json_integer_value(json_array_get(g, 1)) >= to;
+			if (covered)
+				continue;
+			journal_session_parse(sid, &fake.session);
+			problem(&v, json_string_value(json_object_get(sk, "file")),
+				(size_t)json_integer_value(json_object_get(sk, "offset")), &fake,
+				"session sequence skips %lld..%lld without a gap record: records "
+				"removed",
+				(long long)from, (long long)to);
+		}
+	}
 	if (a->dir[0] && a->n)
 		check_head(&v, a, last_name, last_size, v.last_jseq);
 	explicit_bzero(v.key, sizeof(v.key));
@@ -296,5 +340,7 @@ int replay_cmd_verify(struct replay_archive *a, const char *key_path, bool json)
 	}
 	json_decref(v.problems);
 	json_decref(v.seqs);
+	json_decref(v.skips);
+	json_decref(v.gaps);
 	return exit_code;
 }
