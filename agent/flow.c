@@ -193,6 +193,8 @@ static size_t pending_down(const struct mw_flow *f)
 	return buf_len(&f->down) + f->cout.len;
 }
 
+static bool journal_gate(struct mw_flow *f, bool to_client);
+
 static void flow_update_events(struct mw_flow *f)
 {
 	uint32_t down = 0, up = 0;
@@ -200,14 +202,14 @@ static void flow_update_events(struct mw_flow *f)
 	if (!f->eof_down && !f->insp_close && buf_room(&f->up) > 0 &&
 	    f->uout.len < f->up.max)
 		down |= EPOLLIN;
-	if (pending_down(f) > 0)
+	if (pending_down(f) > 0 && journal_gate(f, true)) /* else the journal's signal wakes it */
 		down |= EPOLLOUT;
 	if (f->state == MW_FLOW_CONNECTING) {
 		up = EPOLLOUT;
 	} else {
 		if (!f->eof_up && buf_room(&f->down) > 0 && f->cout.len < f->down.max)
 			up |= EPOLLIN;
-		if (pending_up(f) > 0)
+		if (pending_up(f) > 0 && journal_gate(f, false))
 			up |= EPOLLOUT;
 	}
 	set_io(f->src_down, down);
