@@ -436,6 +436,33 @@ static void test_config(void **state)
 	json_decref(o);
 }
 
+static void test_credentials_cut(void **state)
+{
+	struct mw_journal_config c;
+	struct mw_journal *j;
+	char err[256];
+	static const char req[] = "POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer eyJsecret.token\r\n"
+				  "cookie: sid=abc\r\nContent-Length: 2\r\n\r\n{}";
+	static const char want[] = "POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: [redacted]\r\n"
+				   "cookie: [redacted]\r\nContent-Length: 2\r\n\r\n{}";
+	const uint8_t *out;
+	uint8_t *owned;
+	size_t len;
+
+	config_for(&c, MW_JOURNAL_BEST_EFFORT);
+	assert_int_equal(journal_open(&c, &j, NULL, err, sizeof(err)), 0);
+	out = journal_payload_filter(j, (const uint8_t *)req, sizeof(req) - 1, &len, &owned);
+	assert_non_null(owned);
+	assert_int_equal(len, sizeof(want) - 1);
+	assert_memory_equal(out, want, len);
+	free(owned);
+	/* nothing to cut: the bytes themselves */
+	out = journal_payload_filter(j, (const uint8_t *)"{\"authorization:\":1}", 20, &len, &owned);
+	assert_null(owned);
+	assert_int_equal(len, 20);
+	journal_close(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +474,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recovery, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_best_effort_gap, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_rotation, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_credentials_cut, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
