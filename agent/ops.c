@@ -254,7 +254,7 @@ static void on_flow_closed(void *userdata, const struct mw_flow *f)
 	log_event(LOG_INFO, MW_MID_FLOW_CLOSE, &lf, "flow %s to %s closed (%s): %llu bytes up, %llu down",
 		  f->name, sa_str(&f->target, t, sizeof(t)), f->reason,
 		  (unsigned long long)f->bytes_up, (unsigned long long)f->bytes_down);
-	if (d->journal && f->jsession) {
+	if (d->journal && f->jsession && f->jseq) { /* opened: its upstream connected */
 		journal_json(f, MW_JREC_CLOSE, MW_JDIR_NONE, 0,
 			     json_pack("{s:s, s:s, s:I, s:I}", "reason", f->reason, "proto",
 				       sniff_proto_name(f->proto), "bytes_up",
