@@ -176,6 +176,12 @@ int journal_record_encode(const struct mw_jrec *r, const uint8_t prev[MW_JOURNAL
 
 int journal_frame_encode(const uint8_t *raw, size_t len, int level, struct mw_bytes *out)
 {
+	return journal_frame_encode_ctx(NULL, raw, len, level, out);
+}
+
+int journal_frame_encode_ctx(void *cctx, const uint8_t *raw, size_t len, int level,
+			     struct mw_bytes *out)
+{
 	size_t bound = ZSTD_compressBound(len), n, at;
 	uint8_t hdr[MW_JOURNAL_FRAME_HEADER];
 	int r;
@@ -195,7 +201,8 @@ int journal_frame_encode(const uint8_t *raw, size_t len, int level, struct mw_by
 		out->data = p;
 		out->cap = out->len + bound;
 	}
-	n = ZSTD_compress(out->data + out->len, bound, raw, len, level);
+	n = cctx ? ZSTD_compressCCtx(cctx, out->data + out->len, bound, raw, len, level)
+		 : ZSTD_compress(out->data + out->len, bound, raw, len, level);
 	if (ZSTD_isError(n)) {
 		out->len = at;
 		return -EIO;

@@ -99,8 +99,11 @@ int journal_record_encode(const struct mw_jrec *r, const uint8_t prev[MW_JOURNAL
 void journal_record_hash(const uint8_t prev[MW_JOURNAL_HASH], const uint8_t *body, size_t len,
 			 uint8_t ret[MW_JOURNAL_HASH]);
 
-/* One frame (header + zstd frame) of raw record bytes appended to out. */
+/* One frame (header + zstd frame) of raw record bytes appended to out; cctx (a ZSTD_CCtx,
+ * kept by a writer to avoid an allocation per frame) may be NULL. */
 int journal_frame_encode(const uint8_t *raw, size_t len, int level, struct mw_bytes *out);
+int journal_frame_encode_ctx(void *cctx, const uint8_t *raw, size_t len, int level,
+			     struct mw_bytes *out);
 
 /* Seals.  A seal record's payload is HMAC-SHA256(k_epoch, chain head before the seal);
  * then k_{epoch+1} = SHA-256("mcpwarden-evolve" || k_epoch). */

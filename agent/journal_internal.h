@@ -11,11 +11,13 @@
 #define MW_JOURNAL_SEG_EXT ".mwj"
 #define MW_JOURNAL_IDX_EXT ".idx"
 #define MW_JOURNAL_HEAD_NAME "HEAD"
-#define MW_JOURNAL_WAKE_USEC 1000000ULL /* the writer checks seals and rotation this often */
+#define MW_JOURNAL_WAKE_USEC 1000000ULL
+#define MW_JOURNAL_FRAME_TARGET (256u << 10) /* raw bytes per frame: bounds the writer's buffers */ /* the writer checks seals and rotation this often */
 
 struct jq_item {
 	struct jq_item *next;
 	uint64_t ticket; /* append order; r.jseq is given when the record is written */
+	uint64_t off;	 /* the offset of the frame it was written in */
 	struct mw_jrec r;
 	size_t size;
 	uint8_t data[];
@@ -60,6 +62,7 @@ struct mw_journal {
 	uint64_t last_seal_mono, since_seal;
 	json_t *sessions; /* summaries of sessions open, keyed by hex id */
 	struct mw_bytes raw, frame;
+	void *cctx; /* ZSTD_CCtx, kept */
 };
 
 int journal_dir_setup(struct mw_journal *j, char *errbuf, size_t errlen);

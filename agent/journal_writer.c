@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "journal_index.h"
 #include "journal_internal.h"
@@ -515,10 +516,29 @@ static void signal_loop(struct mw_journal *j)
 	(void)!write(j->evfd, &one, sizeof(one));
 }
 
-/* Write one batch as one frame and make it durable.  Returns 0 or -errno. */
+/* The raw records gathered so far as one frame, written (not yet synced). */
+static int frame_flush(struct mw_journal *j)
+{
+	int r;
+
+	if (!j->raw.len)
+		return 0;
+	j->frame.len = 0;
+	r = journal_frame_encode_ctx(j->cctx, j->raw.data, j->raw.len, MW_JOURNAL_ZSTD_LEVEL,
+				     &j->frame);
+	if (r == 0)
+		r = write_all(j->segfd, j->frame.data, j->frame.len);
+	if (r == 0)
+		j->seg_size += j->frame.len;
+	j->raw.len = 0;
+	return r;
+}
+
+/* Write one batch (as frames of about MW_JOURNAL_FRAME_TARGET raw bytes) and make it
+ * durable with one fdatasync.  Returns 0 or -errno. */
 static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now)
 {
-	uint64_t last = 0, frame_off = j->seg_size, jseq_before = j->w_jseq;
+	uint64_t last = 0, size_before = j->seg_size, jseq_before = j->w_jseq;
 	uint64_t since_seal_before = j->since_seal;
 	uint8_t head_before[MW_JOURNAL_HASH];
 	bool sealed = false;
@@ -526,27 +546,29 @@ static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now
 
 	memcpy(head_before, j->head, sizeof(head_before));
 	j->raw.len = 0;
-	j->frame.len = 0;
 	for (struct jq_item *it = list; it; it = it->next) {
 		it->r.jseq = ++j->w_jseq;
+		it->off = j->seg_size;
 		r = journal_record_encode(&it->r, j->head, &j->raw, j->head);
 		if (r < 0)
 			break;
 		last = it->ticket;
 		j->since_seal++;
+		if (j->raw.len >= MW_JOURNAL_FRAME_TARGET && (r = frame_flush(j)) < 0)
+			break;
 	}
 	if (r == 0 && seal_now && j->have_key && j->since_seal) {
 		r = seal_add(j);
 		sealed = r == 0;
 	}
-	if (r == 0 && j->raw.len)
-		r = journal_frame_encode(j->raw.data, j->raw.len, MW_JOURNAL_ZSTD_LEVEL, &j->frame);
-	if (r == 0 && j->frame.len)
-		r = write_all(j->segfd, j->frame.data, j->frame.len);
+	if (r == 0)
+		r = frame_flush(j);
 	if (r == 0 && fdatasync(j->segfd) < 0)
 		r = -errno;
 	if (r < 0) {
 		/* nothing of this batch counts: cut what may have reached the file */
+		j->seg_size = size_before;
+		j->raw.len = 0;
 		(void)!ftruncate(j->segfd, (off_t)j->seg_size);
 		memcpy(j->head, head_before, sizeof(head_before));
 		j->w_jseq = jseq_before; /* the numbers go to the records written instead */
@@ -554,7 +576,6 @@ static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now
 		fail(j, r, "writing");
 		return r;
 	}
-	j->seg_size += j->frame.len;
 	if (sealed) {
 		journal_key_evolve(j->key);
 		j->epoch++;
@@ -565,7 +586,7 @@ static int batch_write(struct mw_journal *j, struct jq_item *list, bool seal_now
 	}
 	/* index: sessions first seen here point at this frame; ended ones get their line */
 	for (struct jq_item *it = list; it; it = it->next) {
-		json_t *s = journal_index_add(j->sessions, &it->r, j->segname, frame_off);
+		json_t *s = journal_index_add(j->sessions, &it->r, j->segname, it->off);
 
 		if (s && (it->r.type == MW_JREC_CLOSE || it->r.type == MW_JREC_ABANDONED)) {
 			char name[17];
@@ -602,6 +623,7 @@ void *journal_writer_main(void *arg)
 	struct mw_journal *j = arg;
 
 	j->last_seal_mono = mw_now_mono_usec();
+	j->cctx = ZSTD_createCCtx();
 	for (;;) {
 		struct jq_item *list;
 		struct timespec ts;
@@ -657,5 +679,7 @@ void *journal_writer_main(void *arg)
 	free(j->raw.data);
 	free(j->frame.data);
 	j->raw = j->frame = (struct mw_bytes){};
+	ZSTD_freeCCtx(j->cctx);
+	j->cctx = NULL;
 	return NULL;
 }

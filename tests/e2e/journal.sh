@@ -124,7 +124,7 @@ tamper "a record dropped" drop 5
 tamper "two records swapped" swap 4 5
 tamper "a record inserted (a copy of another)" dup 3
 tamper "a record spliced from another file" splice "$(ls "$J"/*.mwj | head -1)" 2
-tamper "an old seal replayed over a newer one" oldseal
+tamper "an old seal (from the first segment) replayed over the newest one" oldseal "$(ls "$J"/*.mwj | head -1)"
 tamper "the chain rewritten after a change (a forger without the key)" rechain 5
 # truncation behind the durable point: whole frames cut off the end
 rm -rf "$T_DIR/t" && cp -a "$J" "$T_DIR/t"
