@@ -46,7 +46,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
-PROGRAMS := $(BUILD)/mcpwardend $(BUILD)/mcpwarden
+PROGRAMS := $(BUILD)/mcpwardend $(BUILD)/mcpwarden $(BUILD)/mcpwarden-replay
 
 all: $(PROGRAMS) $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
 
@@ -88,9 +88,15 @@ $(BUILD)/mcpwardend: $(BUILD)/agent/main.o $(BUILD)/libmw.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-CLI_OBJS := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/mcpwarden_*.c))
+CLI_OBJS := $(patsubst tools/%.c,$(BUILD)/tools/%.o,\
+	    $(filter-out tools/mcpwarden_replay%.c,$(wildcard tools/mcpwarden_*.c)))
+REPLAY_OBJS := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/mcpwarden_replay*.c))
 
 $(BUILD)/mcpwarden: $(BUILD)/tools/mcpwarden.o $(CLI_OBJS) $(BUILD)/libmw.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mcpwarden-replay: $(REPLAY_OBJS) $(BUILD)/libmw.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -158,6 +164,7 @@ test: all fuzz
 
 bench: all
 	$(Q)tests/bench/run.sh
+	$(Q)tests/bench/mcp.sh
 
 demo: deps all
 	$(Q)tests/demo.sh
@@ -168,6 +175,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/mcpwarden $(DESTDIR)/etc/mcpwarden
 	install -m 0755 $(BUILD)/mcpwardend $(DESTDIR)$(PREFIX)/sbin/mcpwardend
 	install -m 0755 $(BUILD)/mcpwarden $(DESTDIR)$(PREFIX)/bin/mcpwarden
+	install -m 0755 $(BUILD)/mcpwarden-replay $(DESTDIR)$(PREFIX)/bin/mcpwarden-replay
 	sed 's|@PREFIX@|$(PREFIX)|g' agent/mcpwarden.service > \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/mcpwarden.service
 	install -m 0644 agent/mcpwarden.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/mcpwarden.catalog
@@ -178,6 +186,7 @@ uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ -x $(PREFIX)/sbin/mcpwardend ]; then \
 		$(PREFIX)/sbin/mcpwardend --remove-pins; fi
 	rm -f $(DESTDIR)$(PREFIX)/sbin/mcpwardend $(DESTDIR)$(PREFIX)/bin/mcpwarden \
+		$(DESTDIR)$(PREFIX)/bin/mcpwarden-replay \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/mcpwarden.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/catalog/mcpwarden.catalog
 	rm -rf $(DESTDIR)$(PREFIX)/share/mcpwarden

@@ -13,6 +13,7 @@
 
 #include "config_read.h"
 #include "jsonpos.h"
+#include "upstream.h"
 
 #define CFG_UNIT_NAME_MAX 255 /* systemd's UNIT_NAME_MAX - 1 */
 
@@ -562,9 +563,23 @@ static int parse_policy(struct cfg_ctx *x, const struct cfg_path *p, json_t *v, 
 static int parse_upstreams(struct cfg_ctx *x, const struct cfg_path *p, json_t *v,
 			   struct mw_config *c)
 {
+	struct mw_upstream_error err = {};
+	struct mw_upstreams *u = NULL;
+	struct cfg_path ip, kp, sp;
+	int r;
+
+	/* validated here, built again from c->root by the daemon (upstream.h) */
+	r = upstreams_parse(v, &u, &err);
+	upstreams_free(u);
+	if (r != -EINVAL)
+		return r;
 	if (!json_is_array(v))
-		return cfg_error(x, p, false, "expected an array of upstreams, got %s", GOT(v));
-	return 0;
+		return cfg_error(x, p, false, "%s, got %s", err.text, GOT(v));
+	ip = PATH_INDEX(p, err.index);
+	kp = PATH_KEY(&ip, err.key);
+	sp = PATH_KEY(&kp, err.subkey);
+	return cfg_error(x, err.subkey[0] ? &sp : err.key[0] ? &kp : &ip, err.at_key, "%s",
+			 err.text);
 }
 
 static const struct {

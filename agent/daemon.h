@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "flow.h"
+#include "journal.h"
 #include "loader.h"
 #include "priv.h"
 
@@ -68,6 +69,8 @@ struct mw_daemon {
 	unsigned cg_cache_next;
 	char inbound_err[MW_MAX_INBOUND][128]; /* why an inbound port is not served, "" if it is */
 	struct mw_inspect_env *inspect_env; /* NULL: no policy, no checkpoint */
+	struct mw_journal_config journal_config;
+	struct mw_journal *journal; /* NULL: "journal": {"mode": "off"} */
 	struct mw_approvals *approvals;	    /* held calls and grants (approval_ops.c) */
 	struct mw_approvals_config approvals_cfg;
 	struct mw_webhook *webhook;
@@ -90,6 +93,9 @@ void daemon_cgroup_describe(struct mw_daemon *d, uint64_t id, const char **ret_p
 struct mw_enrolled_cg *daemon_enrolled_find(struct mw_daemon *d, uint64_t id);
 void daemon_enrolled_add(struct mw_daemon *d, uint64_t id, const char *path,
 			 enum mw_enroll_source source);
+
+/* The journal's eventfd: move what became durable, report failures and gaps. */
+int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 /* inspect_env.c */
 int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **ret,

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 
 #include "config.h"
+#include "journal.h"
 #include "loader.h"
 #include "sockdiag.h"
 #include "util.h"
@@ -41,6 +42,7 @@ struct mw_flows {
 	uint64_t next_id;
 	uint64_t netns_cookie;
 	bool inspecting; /* a checkpoint is configured: hold bytes until sniffed */
+	struct mw_journal *journal;
 	struct mw_flow_counters counters;
 };
 
@@ -192,6 +194,8 @@ static size_t pending_down(const struct mw_flow *f)
 	return buf_len(&f->down) + f->cout.len;
 }
 
+static bool journal_gate(struct mw_flow *f, bool to_client);
+
 static void flow_update_events(struct mw_flow *f)
 {
 	uint32_t down = 0, up = 0;
@@ -199,14 +203,14 @@ static void flow_update_events(struct mw_flow *f)
 	if (!f->eof_down && !f->insp_close && buf_room(&f->up) > 0 &&
 	    f->uout.len < f->up.max)
 		down |= EPOLLIN;
-	if (pending_down(f) > 0)
+	if (pending_down(f) > 0 && journal_gate(f, true)) /* else the journal's signal wakes it */
 		down |= EPOLLOUT;
 	if (f->state == MW_FLOW_CONNECTING) {
 		up = EPOLLOUT;
 	} else {
 		if (!f->eof_up && buf_room(&f->down) > 0 && f->cout.len < f->down.max)
 			up |= EPOLLIN;
-		if (pending_up(f) > 0)
+		if (pending_up(f) > 0 && journal_gate(f, false))
 			up |= EPOLLOUT;
 	}
 	set_io(f->src_down, down);
@@ -271,6 +275,76 @@ static int bytes_write(int fd, struct mw_bytes *b)
 	return 0;
 }
 
+void flow_journal_append(const struct mw_flow *cf, uint8_t type, uint8_t dir, uint16_t flags,
+			 const char *meta, const void *payload, size_t len)
+{
+	struct mw_flow *f = (struct mw_flow *)cf; /* the flows module owns its flows */
+	struct mw_journal *j = f->owner->journal;
+	const uint8_t *p = payload;
+
+	if (!j || !f->jsession)
+		return;
+	do {
+		size_t n = len > MW_JOURNAL_RECORD_CHUNK ? MW_JOURNAL_RECORD_CHUNK : len;
+		struct mw_jrec r = { .type = type, .dir = dir, .flags = flags,
+				     .session = f->jsession, .flow = f->id, .seq = ++f->jseq,
+				     .meta = meta, .meta_len = meta ? (uint32_t)strlen(meta) : 0,
+				     .payload = p, .payload_len = (uint32_t)n };
+		uint64_t t = 0;
+		int k = journal_append(j, &r, &t);
+
+		if (k == 0 && dir == MW_JDIR_DOWN)
+			f->jwait_down = t;
+		else if (k == 0)
+			f->jwait_up = t;
+		else if (journal_mode(j) == MW_JOURNAL_STRICT)
+			f->jfailed = true; /* nothing unrecorded may go out */
+		p += n;
+		len -= n;
+	} while (len > 0);
+}
+
+/* Raw bytes of a flow the checkpoint does not read: the tail of b not yet recorded. */
+static void journal_raw(struct mw_flow *f, bool to_client)
+{
+	struct mw_relay_buf *b = to_client ? &f->down : &f->up;
+	uint64_t total = to_client ? f->bytes_down : f->bytes_up;
+	uint64_t *done = to_client ? &f->jrec_down : &f->jrec_up;
+	size_t n = (size_t)(total - *done);
+
+	if (!f->owner->journal || !n)
+		return;
+	if (n > buf_len(b))
+		n = buf_len(b);
+	flow_journal_append(f, to_client ? MW_JREC_RESPONSE : MW_JREC_REQUEST,
+			    to_client ? MW_JDIR_DOWN : MW_JDIR_UP, MW_JFLAG_RAW, NULL,
+			    b->data + b->end - n, n);
+	*done = total;
+}
+
+/* Strict mode: may the bytes queued towards this side go? */
+static bool journal_gate(struct mw_flow *f, bool to_client)
+{
+	struct mw_journal *j = f->owner->journal;
+
+	if (!j || journal_mode(j) != MW_JOURNAL_STRICT)
+		return true;
+	return journal_durable(j, to_client ? f->jwait_down : f->jwait_up);
+}
+
+/* What the checkpoint queued, recorded unless it recorded its payloads itself. */
+static void journal_queued(struct mw_flow *f, size_t up_before, size_t down_before)
+{
+	if (!f->owner->journal || f->jstructured)
+		return;
+	if (f->uout.len > up_before)
+		flow_journal_append(f, MW_JREC_REQUEST, MW_JDIR_UP, MW_JFLAG_RAW, NULL,
+				    f->uout.data + up_before, f->uout.len - up_before);
+	if (f->cout.len > down_before)
+		flow_journal_append(f, MW_JREC_RESPONSE, MW_JDIR_DOWN, MW_JFLAG_RAW, NULL,
+				    f->cout.data + down_before, f->cout.len - down_before);
+}
+
 /* Checkpoint flows: what was read is handed to the checkpoint, which queues what may go
  * on (uout: whole allowed requests; cout: responses, and its own replies in their turn). */
 static int inspect_feed(struct mw_flow *f)
@@ -286,16 +360,24 @@ static int inspect_feed(struct mw_flow *f)
 	if (!f->insp)
 		return 0;
 	if (buf_len(&f->up)) {
+		size_t ub = f->uout.len, db = f->cout.len;
+
 		r = inspect_client(f->insp, f->up.data + f->up.start, buf_len(&f->up), &f->uout,
 				   &f->cout, &f->insp_close);
 		f->up.start = f->up.end = 0;
+		journal_queued(f, ub, db);
 	}
 	if (r == 0 && buf_len(&f->down)) {
+		size_t db = f->cout.len;
+
 		r = inspect_server(f->insp, f->down.data + f->down.start, buf_len(&f->down),
 				   &f->cout);
 		f->down.start = f->down.end = 0;
 		f->insp_close = inspect_closing(f->insp);
+		journal_queued(f, f->uout.len, db);
 	}
+	f->jrec_up = f->bytes_up;
+	f->jrec_down = f->bytes_down;
 	return r;
 }
 
@@ -367,7 +449,14 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 		return;
 	}
 	if (f->state != MW_FLOW_CONNECTING) {
-		r = f->insp ? bytes_write(f->fd_up, &f->uout) : relay_write(f->fd_up, &f->up);
+		if (!f->insp)
+			journal_raw(f, false);
+		if (f->jfailed)
+			return flow_err(f, "journal", -EIO);
+		r = 0;
+		if (journal_gate(f, false))
+			r = f->insp ? bytes_write(f->fd_up, &f->uout)
+				    : relay_write(f->fd_up, &f->up);
 		if (r < 0)
 			return flow_err(f, "upstream write", r);
 		if (readable_up && !f->eof_up) {
@@ -389,7 +478,14 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 			f->shut_up = true;
 		}
 	}
-	r = f->insp ? bytes_write(f->fd_down, &f->cout) : relay_write(f->fd_down, &f->down);
+	if (!f->insp)
+		journal_raw(f, true);
+	if (f->jfailed)
+		return flow_err(f, "journal", -EIO);
+	r = 0;
+	if (journal_gate(f, true))
+		r = f->insp ? bytes_write(f->fd_down, &f->cout)
+			    : relay_write(f->fd_down, &f->down);
 	if (r < 0)
 		return flow_err(f, "client write", r);
 	if (f->insp_close && f->cout.len == 0)
@@ -745,6 +841,10 @@ static void flow_accept_one(struct listener *ls, int fd, const struct sockaddr_s
 	}
 	if (fl->counters.active >= fl->limits.max_flows)
 		return flow_refuse(fl, f, "connection limit reached");
+	if (fl->journal && journal_failed(fl->journal))
+		return flow_refuse(fl, f, "the session journal is unavailable (strict mode)");
+	if (fl->journal)
+		f->jsession = journal_session_new(fl->journal);
 	set_nodelay(fd);
 	if (buf_init(&f->up, fl->limits.relay_buffer) < 0 ||
 	    buf_init(&f->down, fl->limits.relay_buffer) < 0)
@@ -833,6 +933,30 @@ int flows_new(sd_event *event, struct mw_loader *loader, const struct mw_flows_l
 void flows_set_inspecting(struct mw_flows *fl, bool on)
 {
 	fl->inspecting = on;
+}
+
+void flows_set_journal(struct mw_flows *fl, struct mw_journal *j)
+{
+	fl->journal = j;
+}
+
+void flows_journal_progress(struct mw_flows *fl)
+{
+	struct mw_flow *f, *next;
+
+	if (fl->journal && journal_failed(fl->journal)) {
+		while (fl->head) {
+			set_abortive(fl->head->fd_down);
+			set_abortive(fl->head->fd_up);
+			flow_close(fl->head, "the session journal failed (strict mode)");
+		}
+		return;
+	}
+	for (f = fl->head; f; f = next) {
+		next = f->next;
+		if (f->state != MW_FLOW_CONNECTING && (pending_up(f) || pending_down(f)))
+			flow_pump(f, false, false);
+	}
 }
 
 void *flows_userdata(const struct mw_flow *f)

@@ -65,6 +65,11 @@ struct mw_flow {
 	sd_event_source *wake; /* flow_wake(): the checkpoint has something to hand out */
 	bool reconnected;      /* the upstream was connected again for a held request */
 	bool insp_tried;
+	/* the session journal: this flow's session, its record sequence, the tickets the
+	 * bytes queued each way wait for (strict mode), raw bytes recorded so far */
+	uint64_t jsession, jseq, jwait_up, jwait_down, jrec_up, jrec_down;
+	bool jstructured; /* the checkpoint records payloads itself */
+	bool jfailed;	  /* a record could not be queued (strict): the flow ends */
 	struct mw_flows *owner;
 	struct mw_flow *prev, *next;
 };
@@ -101,6 +106,17 @@ void flows_set_limits(struct mw_flows *fl, const struct mw_flows_limits *limits)
 /* With a checkpoint configured, client bytes wait until the protocol is known. */
 void flows_set_inspecting(struct mw_flows *fl, bool on);
 void *flows_userdata(const struct mw_flow *f);
+
+struct mw_journal;
+/* Record every flow as a session in j (NULL: none).  In strict mode no byte is written to
+ * either side before its record is durable; flows_journal_progress() (on the journal's
+ * eventfd) moves what became durable, or ends every flow once the journal has failed. */
+void flows_set_journal(struct mw_flows *fl, struct mw_journal *j);
+void flows_journal_progress(struct mw_flows *fl);
+/* A record of flow f's session (open, decision, payload, close): sequence and, in strict
+ * mode, the ticket its direction's bytes wait for are kept on the flow. */
+void flow_journal_append(const struct mw_flow *f, uint8_t type, uint8_t dir, uint16_t flags,
+			 const char *meta, const void *payload, size_t len);
 
 /* Serve a listening socket: outbound (captured connects) or inbound (a taken-over port
  * relayed to the gateway's moved listener). The flows module owns fd afterwards. */

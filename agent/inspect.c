@@ -4,63 +4,21 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "http1.h"
 #include "inspect_hold.h"
+#include "inspect_priv.h"
 #include "inspect_tools.h"
-#include "jwt.h"
-#include "mcp.h"
 #include "oidc.h"
 #include "util.h"
 
 #define INSPECT_MAX_TOKEN MW_JWT_MAX_TOKEN_BYTES
-#define INSPECT_SMALL_FIELD 256
 
-/* Replies and forwarded requests in request order: a response from upstream completes the
- * first forwarded slot; replies at the head of the queue are then due. */
-struct slot {
-	struct slot *next;
-	char *reply; /* NULL: a request forwarded upstream */
-	size_t len;
-	bool close_after;		/* the connection ends once this reply is out */
-	bool tools_list;		/* forwarded, and asked for tools/list */
-	struct mw_jwt_claims *claims; /* who asked, to filter the list (owned) */
-	struct mw_hold *hold;	      /* held for an approval: neither forwarded nor answered */
-};
-
-static void slot_free(struct slot *s)
+void inspect_slot_free(struct slot *s)
 {
 	hold_free(s->hold);
 	free(s->reply);
 	jwt_claims_free(s->claims);
 	free(s);
 }
-
-struct mw_inspect {
-	struct mw_inspect_env *env;
-	char unit[256], comm[32], cgroup[1024], host[64];
-	struct mw_inspect_flow flow;
-	mw_inspect_report_fn report;
-	mw_inspect_record_fn record;
-	void *userdata;
-	struct http1_parser *req, *resp;
-	bool resp_broken;
-	struct mw_bytes held; /* wire bytes of the request being received */
-	struct mw_bytes body; /* its payload */
-	/* from the head, copied: the parser's head does not outlive the message */
-	enum http1_method method;
-	char *token; /* Bearer token, wiped on free */
-	bool token_present;
-	char accept[INSPECT_SMALL_FIELD], session[INSPECT_SMALL_FIELD];
-	struct slot *first, *last;
-	bool refusing; /* a closing reply is queued: no more input is read */
-	bool answered; /* the request just decided was answered by us, not forwarded */
-	bool closing;  /* that reply is out: end the connection once it is written */
-	char server[80]; /* host:port, the key of the rug-pull table */
-	/* a tools/list response being held whole */
-	bool capturing, capture_sse;
-	struct mw_bytes rhead, rbody;
-	struct mw_bytes later; /* client bytes after a held request, read once it is settled */
-};
 
 struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e)
 {
@@ -173,11 +131,10 @@ struct mw_inspect *inspect_free(struct mw_inspect *in)
 		struct slot *s = in->first;
 
 		in->first = s->next;
-		slot_free(s);
+		inspect_slot_free(s);
 	}
 	token_clear(in);
-	bytes_free(&in->rhead);
-	bytes_free(&in->rbody);
+	inspect_resp_clear(in);
 	http1_parser_free(in->req);
 	http1_parser_free(in->resp);
 	bytes_free(&in->held);
@@ -220,7 +177,7 @@ static int slot_push(struct mw_inspect *in, char *reply, size_t len)
 }
 
 /* Replies at the head of the queue go out now. */
-static int slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
+int inspect_slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
 {
 	while (in->first && in->first->reply) {
 		struct slot *s = in->first;
@@ -232,27 +189,76 @@ static int slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
 		if (!in->first)
 			in->last = NULL;
 		in->closing |= s->close_after;
-		slot_free(s);
+		inspect_slot_free(s);
 	}
 	return 0;
 }
 
-/* A reply of ours, in its turn: at once when nothing forwarded is still unanswered. */
-static int reply(struct mw_inspect *in, char *buf, size_t len, struct mw_bytes *to_client)
+void inspect_record(struct mw_inspect *in, const struct mw_inspect_record *rec)
 {
-	int r = slot_push(in, buf, len);
+	if (in->record)
+		in->record(in->userdata, rec);
+}
 
+/* A reply the agent writes itself, for the session journal: its JSON-RPC payload (json, or
+ * when NULL the HTTP body of buf as written) with the status of buf. */
+static void record_own_for(struct mw_inspect *in, const char *session, const char *method,
+			   const char *tool, const char *buf, size_t len, const char *json,
+			   size_t json_len)
+{
+	const char *body = memmem(buf, len, "\r\n\r\n", 4);
+	struct mw_inspect_record rec = {
+		.to_client = true,
+		.own = true,
+		.session = session,
+		.method = method,
+		.tool = tool,
+		.masked = "",
+	};
+
+	if (!in->record)
+		return;
+	if (len > 12 && memcmp(buf, "HTTP/1.", 7) == 0)
+		rec.status = atoi(buf + 9);
+	if (json) {
+		rec.payload = (const uint8_t *)json;
+		rec.len = json_len;
+	} else if (body) {
+		rec.payload = (const uint8_t *)body + 4;
+		rec.len = len - (size_t)(body + 4 - buf);
+	} else {
+		rec.payload = (const uint8_t *)"";
+	}
+	in->record(in->userdata, &rec);
+}
+
+static void record_own(struct mw_inspect *in, const char *buf, size_t len, const char *json,
+		       size_t json_len)
+{
+	record_own_for(in, in->session, in->cur_method ? in->cur_method : "",
+		       in->cur_tool ? in->cur_tool : "", buf, len, json, json_len);
+}
+
+/* A reply of ours, in its turn: at once when nothing forwarded is still unanswered.  It is
+ * recorded now, before it is queued. */
+static int reply(struct mw_inspect *in, char *buf, size_t len, const char *json, size_t json_len,
+		 struct mw_bytes *to_client)
+{
+	int r;
+
+	record_own(in, buf, len, json, json_len);
+	r = slot_push(in, buf, len);
 	in->answered = true;
 	if (r < 0) {
 		free(buf);
 		return r;
 	}
-	return slots_flush(in, to_client);
+	return inspect_slots_flush(in, to_client);
 }
 
-static void report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
-		   const char *method, const char *tool, const char *decision, const char *rule,
-		   const char *reason)
+void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+		    const char *session, const char *method, const char *tool,
+		    const char *decision, const char *rule, const char *reason)
 {
 	char groups[1024] = "";
 	struct mw_inspect_event ev;
@@ -270,11 +276,19 @@ static void report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
 		.decision = decision,
 		.rule = rule ? rule : "",
 		.reason = reason ? reason : "",
-		.session = in->session,
+		.session = session ? session : "",
 		.masked = "",
 	};
 	if (in->report)
 		in->report(in->userdata, &ev);
+}
+
+/* A decision on the request being received (its session). */
+static void report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+		   const char *method, const char *tool, const char *decision, const char *rule,
+		   const char *reason)
+{
+	inspect_report(in, claims, in->session, method, tool, decision, rule, reason);
 }
 
 /* Who asks: a verified token, or none. -EACCES: a token is required or bad. */
@@ -320,17 +334,18 @@ static int reply_http_error(struct mw_inspect *in, int status, const char *text,
 	if (n < 0)
 		return -ENOMEM;
 	in->refusing = in->answered = true;
+	record_own(in, buf, (size_t)n, NULL, 0);
 	r = slot_push(in, buf, (size_t)n);
 	if (r < 0) {
 		free(buf);
 		return r;
 	}
 	in->last->close_after = true;
-	return slots_flush(in, to_client);
+	return inspect_slots_flush(in, to_client);
 }
 
-static void fill_request(struct mw_inspect *in, const struct mw_jwt_claims *c,
-			 struct mw_policy_request *req)
+void inspect_fill_request(struct mw_inspect *in, const struct mw_jwt_claims *c,
+			  struct mw_policy_request *req)
 {
 	*req = (struct mw_policy_request){
 		.sub = c ? c->sub : NULL,
@@ -374,27 +389,28 @@ static void hold_settled_cb(void *ud)
 }
 
 /* Review: 1 when a grant or an approval lets the call through, 0 when it is now held (the
- * queue has its slot, the body is the hold's), -ENOTSUP when it cannot be held (no
+ * queue has its slot, the body and the claims are the slot's), -ENOTSUP when it cannot be held (no
  * approvals configured, the registry full), or -errno (the body is gone). */
-static int hold_request(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+static int hold_request(struct mw_inspect *in, struct mw_jwt_claims **claims,
 			struct mcp_body **body, const struct mcp_message *m,
 			const struct mw_policy_decision *d)
 {
-	struct mw_hold_call c = { claims, &in->flow, in->server, m, d, in->session };
+	struct mw_hold_call c = { *claims, &in->flow, in->server, m, d, in->session };
 	char pass[MW_APPROVAL_ID_LEN + 1], why[64];
 	struct mw_hold *h = NULL;
+	struct slot *s;
 	int r;
 
 	r = hold_begin(in->env, &c, hold_settled_cb, in, &h, pass);
 	if (r == 1) {
 		snprintf(why, sizeof(why), "approved (%s)", pass);
-		report(in, claims, m->method, m->tool, "allow", d->rule_name, why);
+		report(in, *claims, m->method, m->tool, "allow", d->rule_name, why);
 		return 1;
 	}
 	if (r < 0)
 		return -ENOTSUP; /* no approvals, or none to be had: answered as a denial */
-	r = hold_keep(h, *body, in->held.data, in->held.len, in->method, in->accept,
-		      in->session);
+	r = hold_keep(h, *body, in->held.data, in->held.len, in->body.data, in->body.len,
+		      in->method, in->accept, in->session);
 	*body = NULL;
 	if (r == 0)
 		r = slot_push(in, NULL, 0);
@@ -402,12 +418,19 @@ static int hold_request(struct mw_inspect *in, const struct mw_jwt_claims *claim
 		hold_free(h);
 		return r;
 	}
-	in->last->hold = h;
-	report(in, claims, m->method, m->tool, "held", d->rule_name, hold_id(h));
+	s = in->last;
+	s->hold = h;
+	s->claims = TAKE_PTR(*claims);
+	s->mask = d->mask; /* once approved, the review rule's profile masks the reply */
+	snprintf(s->method, sizeof(s->method), "%s", m->method ? m->method : "");
+	snprintf(s->tool, sizeof(s->tool), "%s", m->tool ? m->tool : "");
+	snprintf(s->session, sizeof(s->session), "%s", in->session);
+	report(in, s->claims, s->method, s->tool, "held", d->rule_name, hold_id(h));
 	return 0;
 }
 
-/* A held request settled: forward it (approved) or put its answer in its slot. */
+/* A held request settled: forward it (approved, recorded as any forwarded request) or put
+ * its answer in its slot (recorded as the agent's own reply). */
 static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 			struct mw_bytes *to_client)
 {
@@ -419,9 +442,21 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 			pp = &s->next;
 			continue;
 		}
-		report(in, NULL, "tools/call", NULL, hold_outcome(s->hold), NULL,
-		       hold_id(s->hold));
+		inspect_report(in, s->claims, s->session, s->method, s->tool,
+			       hold_outcome(s->hold), NULL, hold_id(s->hold));
 		if (hold_approved(s->hold)) {
+			const struct mw_bytes *p = hold_payload(s->hold);
+			struct mw_inspect_record rec = {
+				.session = s->session,
+				.method = s->method,
+				.tool = s->tool,
+				.payload = p->data,
+				.len = p->len,
+				.masked = "",
+			};
+
+			if (p->len > 0)
+				inspect_record(in, &rec);
 			b = hold_bytes(s->hold);
 			r = bytes_append(to_upstream, b->data, b->len);
 			if (r == 0 && !in->resp_broken)
@@ -430,11 +465,18 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 			s->hold = hold_free(s->hold);
 			if (r == 0 && in->resp_broken) { /* nothing will count its answer */
 				*pp = s->next;
-				slot_free(s);
+				inspect_slot_free(s);
 				continue;
 			}
 		} else {
-			r = hold_error_reply(s->hold, &s->reply, &s->len);
+			_cleanup_free_ char *json = NULL;
+			size_t json_len = 0;
+
+			r = hold_error_reply(s->hold, &s->reply, &s->len,
+					     in->record ? &json : NULL, &json_len);
+			if (r == 0)
+				record_own_for(in, s->session, s->method, s->tool, s->reply,
+					       s->len, json, json_len);
 			s->hold = hold_free(s->hold);
 		}
 		if (r < 0)
@@ -444,17 +486,19 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 	in->last = NULL;
 	for (struct slot *s = in->first; s; s = s->next)
 		in->last = s;
-	return slots_flush(in, to_client);
+	return inspect_slots_flush(in, to_client);
 }
 
 /* A whole request: forward it, or answer it ourselves. */
-static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw_bytes *to_client)
+static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
+		      struct mw_bytes *to_client)
 {
 	_cleanup_(mcp_body_freep) struct mcp_body *body = NULL;
 	struct mw_jwt_claims *claims = NULL;
 	struct mcp_parse_error perr;
 	struct mw_policy_request req;
 	const char *deny_rule = NULL, *deny_reason = NULL;
+	const char *mask = NULL;
 	bool denied = false, review = false, tools_list = false;
 	const struct mcp_message *review_msg = NULL;
 	struct mw_policy_decision review_d = {};
@@ -468,7 +512,7 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 
 		report(in, NULL, NULL, NULL, "unauthenticated", NULL, why);
 		r = mcp_http_unauthorized(why, NULL, false, &buf, &len);
-		return r < 0 ? r : reply(in, buf, len, to_client);
+		return r < 0 ? r : reply(in, buf, len, NULL, 0, to_client);
 	}
 	if (in->method != HTTP1_M_POST && in->body.len > 0) {
 		/* MCP sends messages by POST only: a body elsewhere is not read, so not passed */
@@ -485,13 +529,17 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 			jwt_claims_free(claims);
 			return reply_http_error(in, 400, perr.text, to_client);
 		}
-		fill_request(in, claims, &req);
+		inspect_fill_request(in, claims, &req);
 		for (size_t i = 0; i < body->n; i++) {
 			const struct mcp_message *m = &body->msgs[i];
 			struct mw_policy_decision d;
 
 			if (m->kind != MCP_REQUEST && m->kind != MCP_NOTIFICATION)
 				continue;
+			if (!in->cur_method) {
+				in->cur_method = m->method;
+				in->cur_tool = m->tool;
+			}
 			if (m->invalid) {
 				/* mcp.h leaves these to the caller to refuse: what policy would
 				 * match on (the tool, its arguments) could not be read */
@@ -521,6 +569,8 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 			policy_eval(in->env->policy, &req, &d);
 			report(in, claims, m->method, m->tool, policy_action_str(d.action),
 			       d.rule_name, d.reason);
+			if (d.action == MW_POLICY_ALLOW && !mask)
+				mask = d.mask; /* the first allowing rule's profile masks the reply */
 			if (d.action != MW_POLICY_ALLOW && !denied) {
 				denied = true;
 				review = d.action == MW_POLICY_REVIEW;
@@ -533,13 +583,14 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 	}
 	if (review && body->n == 1 && review_msg->kind == MCP_REQUEST) {
 		/* one call for a person to approve: held here, or let through by an approval */
-		r = hold_request(in, claims, &body, review_msg, &review_d);
+		r = hold_request(in, &claims, &body, review_msg, &review_d);
 		if (r != -ENOTSUP) {
 			if (r <= 0) {
 				jwt_claims_free(claims);
 				return r;
 			}
 			denied = false; /* passes: forwarded below */
+			mask = review_d.mask;
 		}
 	}
 	if (denied) {
@@ -549,8 +600,9 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 		struct mcp_http_opts o = { .framing = mcp_framing_for_accept(in->accept),
 					   .session_id = in->session[0] ? in->session : NULL };
 		_cleanup_(json_decrefp) json_t *j = NULL;
+		_cleanup_free_ char *json = NULL;
+		size_t len, json_len = 0;
 		char *buf;
-		size_t len;
 
 		r = mcp_error_reply(body, MCP_ERR_DENIED_POLICY,
 				    review ? "approval required" : "denied by policy", &den, &j);
@@ -560,19 +612,53 @@ static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw
 			o.session_id = NULL;
 			r = mcp_http_reply(j, &o, &buf, &len);
 		}
-		return r < 0 ? r : reply(in, buf, len, to_client);
+		if (r < 0)
+			return r;
+		/* the record holds the JSON-RPC reply, whatever its framing */
+		if (j && in->record && mcp_json_dump(j, &json, &json_len) < 0)
+			json_len = 0;
+		return reply(in, buf, len, json, json_len, to_client);
+	}
+	if (in->body.len > 0) {
+		struct mw_inspect_record rec = {
+			.session = in->session,
+			.method = in->cur_method ? in->cur_method : "",
+			.tool = in->cur_tool ? in->cur_tool : "",
+			.payload = in->body.data,
+			.len = in->body.len,
+			.masked = "",
+		};
+
+		inspect_record(in, &rec);
 	}
 	r = bytes_append(to_upstream, in->held.data, in->held.len);
 	if (r == 0 && !in->resp_broken)
 		r = http1_parser_push_request(in->resp, in->method);
 	if (r == 0 && !in->resp_broken) {
 		r = slot_push(in, NULL, 0);
-		if (r == 0 && tools_list) {
-			in->last->tools_list = true;
-			in->last->claims = TAKE_PTR(claims);
+		if (r == 0) {
+			struct slot *s = in->last;
+
+			s->tools_list = tools_list;
+			s->claims = TAKE_PTR(claims);
+			s->mask = mask;
+			snprintf(s->method, sizeof(s->method), "%s",
+				 in->cur_method ? in->cur_method : "");
+			snprintf(s->tool, sizeof(s->tool), "%s", in->cur_tool ? in->cur_tool : "");
+			snprintf(s->session, sizeof(s->session), "%s", in->session);
 		}
 	}
 	jwt_claims_free(claims);
+	return r;
+}
+
+static int decide(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw_bytes *to_client)
+{
+	int r;
+
+	in->cur_method = in->cur_tool = NULL;
+	r = decide_one(in, to_upstream, to_client);
+	in->cur_method = in->cur_tool = NULL; /* they pointed into the body */
 	return r;
 }
 
@@ -694,158 +780,4 @@ int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 	}
 	*ret_close = in->closing;
 	return r;
-}
-
-struct list_ctx {
-	struct mw_inspect *in;
-	const struct mw_jwt_claims *claims;
-};
-
-/* Could this caller ever call the tool?  Asked without arguments: a tool allowed only for
- * some arguments stays listed, its calls are still decided one by one. */
-static bool list_allowed(void *userdata, const char *tool)
-{
-	struct list_ctx *c = userdata;
-	struct mw_policy_request req;
-	struct mw_policy_decision d;
-
-	fill_request(c->in, c->claims, &req);
-	req.method = "tools/call";
-	req.tool = tool;
-	policy_eval(c->in->env->policy, &req, &d);
-	return d.action != MW_POLICY_DENY;
-}
-
-static void list_changed(void *userdata, const char *tool)
-{
-	struct list_ctx *c = userdata;
-
-	report(c->in, c->claims, "tools/list", tool, "flagged", "(tool definition changed)",
-	       "the server changed this tool's definition since it first listed it");
-}
-
-/* Start holding a tools/list response whole: keep its head without the framing fields. */
-static int capture_start(struct mw_inspect *in)
-{
-	const struct http1_head *h = http1_parser_head(in->resp);
-	char line[256];
-	int n, r;
-
-	in->rhead.len = in->rbody.len = 0;
-	in->capture_sse = false; /* not the previous response's framing */
-	/* the reason phrase is the upstream's, unbounded but for the head limit: cut it so
-	 * the line fits (n is what was written, not what snprintf wanted) */
-	n = snprintf(line, sizeof(line), "HTTP/1.%d %d %.*s\r\n", h->version_minor, h->status,
-		     (int)(h->reason.len < 200 ? h->reason.len : 200), h->reason.p);
-	r = bytes_append(&in->rhead, line, (size_t)n);
-	for (size_t i = 0; r == 0 && i < h->n_headers; i++) {
-		const struct http1_header *f = &h->headers[i];
-
-		if (http1_str_eq_ci(f->name, "content-length") ||
-		    http1_str_eq_ci(f->name, "transfer-encoding"))
-			continue;
-		r = bytes_append(&in->rhead, f->name.p, f->name.len);
-		r = r ?: bytes_append(&in->rhead, ": ", 2);
-		r = r ?: bytes_append(&in->rhead, f->value.p, f->value.len);
-		r = r ?: bytes_append(&in->rhead, "\r\n", 2);
-		if (http1_str_eq_ci(f->name, "content-type"))
-			in->capture_sse = memmem(f->value.p, f->value.len, "event-stream", 12);
-	}
-	in->capturing = r == 0;
-	return r;
-}
-
-/* The held response, rewritten: filtered lists, a new Content-Length. */
-static int capture_finish(struct mw_inspect *in, struct mw_bytes *to_client)
-{
-	struct list_ctx c = { in, in->first ? in->first->claims : NULL };
-	_cleanup_free_ char *body = NULL;
-	char cl[64];
-	size_t len;
-	int r;
-
-	in->capturing = false;
-	r = tools_rewrite((const char *)in->rbody.data, in->rbody.len, in->capture_sse,
-			  tool_tables_get(in->env, in->server), list_allowed, list_changed, &c,
-			  &body, &len);
-	if (r < 0)
-		return r;
-	snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n\r\n", len);
-	r = bytes_append(to_client, in->rhead.data, in->rhead.len);
-	r = r ?: bytes_append(to_client, cl, strlen(cl));
-	return r ?: bytes_append(to_client, body, len);
-}
-
-static bool capture_wanted(struct mw_inspect *in)
-{
-	const struct http1_head *h = http1_parser_head(in->resp);
-
-	return in->first && in->first->tools_list && h->status == 200 &&
-	       !(h->flags & (HTTP1_HEAD_INTERIM | HTTP1_HEAD_NO_BODY | HTTP1_HEAD_UNTIL_CLOSE));
-}
-
-int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
-		   struct mw_bytes *to_client)
-{
-	int r;
-
-	for (;;) {
-		struct http1_event ev;
-
-		if (in->resp_broken)
-			return bytes_append(to_client, buf, len);
-		r = http1_parse(in->resp, buf, len, &ev);
-		if (r < 0) {
-			/* not HTTP we can follow: pass it on, and our replies with it */
-			in->resp_broken = true;
-			/* no forwarded request will be counted answered now: drop them all, or
-			 * the replies queued behind a later one would wait forever */
-			for (struct slot **pp = &in->first, *s; (s = *pp);) {
-				if (s->reply || s->hold) {
-					pp = &s->next;
-					continue;
-				}
-				*pp = s->next;
-				slot_free(s);
-			}
-			in->last = NULL;
-			for (struct slot *s = in->first; s; s = s->next)
-				in->last = s;
-			r = slots_flush(in, to_client);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (ev.type == HTTP1_EV_HEAD && capture_wanted(in)) {
-			r = capture_start(in);
-			if (r < 0)
-				return r;
-		}
-		if (!in->capturing)
-			r = bytes_append(to_client, buf, ev.consumed);
-		else if (ev.type == HTTP1_EV_BODY)
-			r = in->rbody.len + ev.len > MW_INSPECT_MAX_RESPONSE
-				    ? -EMSGSIZE
-				    : bytes_append(&in->rbody, ev.data, ev.len);
-		else if (ev.type == HTTP1_EV_DONE)
-			r = capture_finish(in, to_client);
-		if (r < 0)
-			return r;
-		buf += ev.consumed;
-		len -= ev.consumed;
-		if (ev.type == HTTP1_EV_NONE)
-			return 0;
-		if (ev.type == HTTP1_EV_DONE && !(ev.flags & HTTP1_DONE_INTERIM) && in->first &&
-		    !in->first->reply && !in->first->hold) {
-			struct slot *s = in->first;
-
-			in->first = s->next;
-			if (!in->first)
-				in->last = NULL;
-			slot_free(s);
-			r = slots_flush(in, to_client);
-			if (r < 0)
-				return r;
-		}
-	}
 }

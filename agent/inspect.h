@@ -7,8 +7,45 @@
  * issuers, plus the workload from the flow's origin) and asks the policy.  Allowed
  * requests are released to the upstream byte for byte; denied ones never leave: the client
  * gets a JSON-RPC error (-32010, data {rule, reason}) in the framing it accepts, or a 401
- * when a required token is missing or invalid.  It also reads the responses, only to keep
- * its own replies in order with the upstream's on a keep-alive connection.
+ * when a required token is missing or invalid.  Its own replies keep their turn among the
+ * upstream's responses on a keep-alive connection.
+ *
+ * Responses (inspect_resp.c).  Every JSON-RPC message the server sends the client passes
+ * one function, server_message(), which keeps, rewrites or drops it:
+ * - application/json bodies are held whole (at most MW_INSPECT_MAX_RESPONSE bytes; past it
+ *   the client gets a 502 and the connection closes, nothing of the body is forwarded) and
+ *   sent on with a recomputed Content-Length (chunked from upstream becomes Content-Length).
+ *   A JSON body read until the connection closes (no framing) passes as it comes, unread.
+ * - text/event-stream bodies (POST replies, the standing GET stream) are read event by event
+ *   (each at most MW_INSPECT_MAX_EVENT bytes).  Chunked from upstream: one chunk per event
+ *   as soon as the event is whole (progress flows before the result); with Content-Length:
+ *   held whole (bounded as a JSON body) and sent with a recomputed Content-Length (the
+ *   chunked form would need the client's HTTP version; a stream with a length is finite);
+ *   read until close: events written as they come.  An event left unchanged goes out byte
+ *   for byte (id:, event:, retry:, comments and empty priming events included); a rewritten
+ *   one keeps its id, event and retry fields but not its comments.  An event too large for
+ *   MW_INSPECT_MAX_EVENT ends the flow (inspect_server() fails; the relay resets it: the
+ *   client sees a cut stream, never a partial event).
+ * - Server-to-client requests (sampling/createMessage, elicitation/create, roots/list, ping,
+ *   any request the server writes in a response or stream) are decided by the policy with
+ *   the identity of the request whose response carries them (the standing GET stream: the
+ *   GET's token and workload), method = the request's method, the flow's direction.  Each
+ *   decision is one report().  Allowed: forwarded.  Denied (deny, and review until approvals
+ *   exist: reported as "deny"): removed from the stream, the client never sees it (an event
+ *   that carried an id: keeps the id in a block without data, so resumption stays right; a
+ *   JSON body that held nothing else goes out empty, Content-Length: 0; a batch loses only
+ *   its denied members).
+ *   The server gets no answer: the stream it wrote into is the reply in progress and the
+ *   agent cannot write a request body upstream on this connection; the server's own request
+ *   timeout applies (the SDKs fail the tool call that asked, which the client then sees).
+ *   A message that may hold a request but cannot be read as JSON-RPC is dropped the same
+ *   way (fail closed); server notifications and responses are not subject to policy.
+ * - tools/list results are filtered (inspect_tools.h) in the same place.
+ * - Masking plugs in at server_message_mask(), with the profile of the rule that allowed
+ *   the request (struct slot .mask) or, for a server-to-client request, its own decision's.
+ * Fast path: a message with no masking profile, not answering tools/list and without the
+ * text of a JSON-RPC request ("method" or a \u escape) is not parsed; unchanged messages are
+ * never re-serialised.
  *
  * Pure apart from the clock: bytes in, bytes out, decisions reported through a callback. */
 #pragma once
@@ -98,6 +135,8 @@ void bytes_consume(struct mw_bytes *b, size_t n);
 void bytes_free(struct mw_bytes *b);
 
 #define MW_INSPECT_MAX_REQUEST (8u * 1024 * 1024 + 64 * 1024) /* held bytes of one request */
+#define MW_INSPECT_MAX_RESPONSE (8u << 20) /* a response body held whole (JSON, SSE with length) */
+#define MW_INSPECT_MAX_EVENT (8u << 20)	   /* one SSE event of a response */
 
 struct mw_inspect;
 
@@ -114,8 +153,9 @@ void inspect_set_recorder(struct mw_inspect *in, mw_inspect_record_fn fn);
 int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_upstream, struct mw_bytes *to_client, bool *ret_close);
 
-/* Upstream bytes: appended to to_client (tools/list responses rewritten), with the replies
- * held for ordering inserted once their turn comes. */
+/* Upstream bytes: responses through server_message() (see the top), appended to to_client,
+ * with the replies held for ordering inserted once their turn comes.  -EMSGSIZE: an SSE
+ * event too large, the flow must end. */
 int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_client);
 

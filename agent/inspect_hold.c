@@ -16,7 +16,8 @@ struct mw_hold {
 	void (*settled_fn)(void *ud);
 	void *ud;
 	struct mcp_body *body;
-	struct mw_bytes bytes;
+	struct mw_bytes bytes;	 /* the request as received */
+	struct mw_bytes payload; /* its body, for the payload record once forwarded */
 	int http_method;
 	char accept[256], session[256];
 };
@@ -131,13 +132,22 @@ int hold_begin(struct mw_inspect_env *env, const struct mw_hold_call *c,
 }
 
 int hold_keep(struct mw_hold *h, struct mcp_body *body, const uint8_t *bytes, size_t len,
-	      int http_method, const char *accept, const char *session)
+	      const uint8_t *payload, size_t payload_len, int http_method, const char *accept,
+	      const char *session)
 {
+	int r;
+
 	h->body = body;
 	h->http_method = http_method;
 	snprintf(h->accept, sizeof(h->accept), "%s", accept ? accept : "");
 	snprintf(h->session, sizeof(h->session), "%s", session ? session : "");
-	return bytes_append(&h->bytes, bytes, len);
+	r = bytes_append(&h->bytes, bytes, len);
+	return r ?: bytes_append(&h->payload, payload, payload_len);
+}
+
+const struct mw_bytes *hold_payload(const struct mw_hold *h)
+{
+	return &h->payload;
 }
 
 const char *hold_id(const struct mw_hold *h)
@@ -172,7 +182,8 @@ const char *hold_outcome(const struct mw_hold *h)
 	return h->state == MW_APPROVAL_PENDING ? "held" : approval_state_str(h->state);
 }
 
-int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len)
+int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len, char **ret_json,
+		     size_t *ret_json_len)
 {
 	_cleanup_(json_decrefp) json_t *j = NULL;
 	struct mcp_http_opts o = { .framing = mcp_framing_for_accept(h->accept[0] ? h->accept
@@ -208,6 +219,9 @@ int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len)
 		o.session_id = NULL;
 		r = mcp_http_reply(j, &o, ret_buf, ret_len);
 	}
+	/* the record holds the JSON-RPC reply, whatever its framing; without it the body is */
+	if (r == 0 && ret_json && mcp_json_dump(j, ret_json, ret_json_len) < 0)
+		*ret_json_len = 0;
 	return r;
 }
 
@@ -218,6 +232,7 @@ struct mw_hold *hold_free(struct mw_hold *h)
 	approval_wait_cancel(&h->w);
 	mcp_body_free(h->body);
 	bytes_free(&h->bytes);
+	bytes_free(&h->payload);
 	free(h);
 	return NULL;
 }

@@ -36,17 +36,22 @@ struct mw_hold_call {
 int hold_begin(struct mw_inspect_env *env, const struct mw_hold_call *c,
 	       void (*settled)(void *ud), void *ud, struct mw_hold **ret_hold,
 	       char ret_pass_id[MW_APPROVAL_ID_LEN + 1]);
-/* Hand the hold what it forwards or answers with: the body (owned from now), a copy of the
- * request's wire bytes, and the reply framing. */
+/* Hand the hold what it forwards or answers with: the body (owned from now), copies of the
+ * request's wire bytes and of its payload (recorded once forwarded), and the reply framing. */
 int hold_keep(struct mw_hold *h, struct mcp_body *body, const uint8_t *bytes, size_t len,
-	      int http_method, const char *accept, const char *session);
+	      const uint8_t *payload, size_t payload_len, int http_method, const char *accept,
+	      const char *session);
 const char *hold_id(const struct mw_hold *h);
 bool hold_settled(const struct mw_hold *h);
 bool hold_approved(const struct mw_hold *h);
 int hold_http_method(const struct mw_hold *h);
 const struct mw_bytes *hold_bytes(const struct mw_hold *h);
-/* The answer when not approved: -32011 with the approver's reason, -32012 with the id. */
-int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len);
+const struct mw_bytes *hold_payload(const struct mw_hold *h);
+/* The answer when not approved: -32011 with the approver's reason, -32012 with the id, in
+ * the client's framing; ret_json (may be NULL) gets the bare JSON-RPC reply, for records
+ * (*ret_json_len 0 when it could not be written). */
+int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len, char **ret_json,
+		     size_t *ret_json_len);
 /* For the decision log: "approved", "denied", "expired", "held" (hold limit). */
 const char *hold_outcome(const struct mw_hold *h);
 struct mw_hold *hold_free(struct mw_hold *h);

@@ -340,6 +340,42 @@ static int become_user(struct mw_daemon *d)
 	return 0;
 }
 
+/* The session journal, opened as the agent's user so its files are the user's. */
+static int start_journal(struct mw_daemon *d)
+{
+	struct mw_journal_recovery rec;
+	struct mw_log_fields lf = {};
+	char err[512];
+	int r;
+
+	if (d->journal_config.mode == MW_JOURNAL_OFF)
+		return 0;
+	r = journal_open(&d->journal_config, &d->journal, &rec, err, sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "Failed to open the session journal: %s", err);
+	r = sd_event_add_io(d->event, NULL, journal_fd(d->journal), EPOLLIN, daemon_journal_event,
+			    d);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch the session journal");
+	flows_set_journal(d->flows, d->journal);
+	if (rec.truncated_bytes || rec.abandoned || rec.damaged) {
+		log_fields_add(&lf, "MCPW_TRUNCATED", "%llu",
+			       (unsigned long long)rec.truncated_bytes);
+		log_fields_add(&lf, "MCPW_ABANDONED", "%u", rec.abandoned);
+		log_event(rec.damaged ? LOG_ALERT : LOG_WARNING, MW_MID_JOURNAL_RECOVERED, &lf,
+			  "session journal recovered: %llu bytes of a torn tail cut%s%s, %u open "
+			  "sessions abandoned%s",
+			  (unsigned long long)rec.truncated_bytes, rec.truncated_file[0] ? " from " : "",
+			  rec.truncated_file, rec.abandoned,
+			  rec.damaged ? "; the last segment is damaged before its end (run "
+					"'mcpwarden-replay verify')"
+				      : "");
+	}
+	log_info("session journal: %s mode in '%s'%s", journal_mode_name(d->journal_config.mode),
+		 d->journal_config.dir, rec.sealing ? ", sealed" : ", no seal key (unsealed)");
+	return 0;
+}
+
 static void adopt_enrolled(struct mw_daemon *d)
 {
 	uint64_t ids[MW_ENROLLED_MAX];
@@ -618,6 +654,9 @@ static int start(struct mw_daemon *d)
 	r = caps_drop_except(NULL, 0);
 	if (r < 0)
 		return log_error_errno(r, "Failed to drop capabilities");
+	r = start_journal(d);
+	if (r < 0)
+		return r;
 	r = daemon_approvals_start(d); /* grants restored from the state dir */
 	if (r < 0)
 		return r;
@@ -665,7 +704,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (r == 0)
+		r = journal_config_parse(json_object_get(d.config->root, "journal"),
+					 d.config->state_dir, &d.journal_config, &diag);
+	if (r == 0)
 		r = daemon_approvals_config(d.config, &d.approvals_cfg, &diag);
+	if (r < 0 && !diag.file[0])
+		snprintf(diag.file, sizeof(diag.file), "%s", d.config->path);
 	if (r == 0)
 		r = daemon_inspect_env_load(d.config, &d.inspect_env, &diag);
 	if (r < 0) {
@@ -698,6 +742,7 @@ int main(int argc, char **argv)
 	control_free(d.control);
 	flows_free(d.flows);
 	daemon_approvals_stop(&d); /* after the flows: their holds leave the registry first */
+	journal_close(d.journal); /* after the flows and approvals: their records go first */
 	priv_stop(&d.priv);
 	loader_free(d.loader);
 	daemon_inspect_env_stop(d.inspect_env);

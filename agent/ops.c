@@ -6,6 +6,7 @@
 
 #include "cgroup.h"
 #include "daemon.h"
+#include "journal_index.h"
 #include "log.h"
 #include "unit.h"
 
@@ -121,6 +122,112 @@ static void flow_fields(struct mw_daemon *d, const struct mw_flow *f, struct mw_
 	log_fields_add(lf, "MCPW_PEER", "%s", sa_str(&f->peer, a, sizeof(a)));
 }
 
+/* ---- session journal ------------------------------------------------------------------ */
+
+/* A record whose metadata is a JSON object (stolen). */
+static void journal_json(const struct mw_flow *f, uint8_t type, uint8_t dir, uint16_t flags,
+			 json_t *meta, const void *payload, size_t len)
+{
+	char *m = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+
+	json_decref(meta);
+	flow_journal_append(f, type, dir, flags, m, payload, len);
+	free(m);
+}
+
+static void journal_session_log(struct mw_daemon *d, const struct mw_flow *f, bool open)
+{
+	struct mw_log_fields lf = {};
+	char sid[17];
+
+	if (!d->journal || !f->jsession)
+		return;
+	journal_session_name(f->jsession, sid);
+	flow_fields(d, f, &lf);
+	log_fields_add(&lf, "MCPW_JSESSION", "%s", sid);
+	log_event(LOG_INFO, open ? MW_MID_SESSION_OPEN : MW_MID_SESSION_CLOSE, &lf,
+		  "journal session %s %s (flow %s)", sid, open ? "opened" : "closed", f->name);
+}
+
+static void journal_open_record(struct mw_daemon *d, const struct mw_flow *f)
+{
+	char t[128], p[128];
+	const char *path, *unit;
+	json_t *m;
+
+	if (!d->journal || !f->jsession)
+		return;
+	daemon_cgroup_describe(d, f->origin.cgroup_id, &path, &unit);
+	m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "flow", f->name, "direction",
+		      flow_dir_name(f->dir), "target", sa_str(&f->target, t, sizeof(t)), "peer",
+		      sa_str(&f->peer, p, sizeof(p)), "unit", unit ? unit : "", "cgroup",
+		      path ? path : "");
+	if (m && f->dir == MW_FLOW_OUTBOUND && f->have_origin) {
+		char comm[MW_COMM_LEN + 1] = "";
+
+		memcpy(comm, f->origin.comm, MW_COMM_LEN);
+		json_object_set_new(m, "pid", json_integer(f->origin.tgid));
+		json_object_set_new(m, "uid", json_integer(f->origin.uid));
+		json_object_set_new(m, "comm", json_string(comm));
+	}
+	journal_json(f, MW_JREC_OPEN, MW_JDIR_NONE, 0, m, NULL, 0);
+	journal_session_log(d, f, true);
+}
+
+/* The checkpoint's payloads, as forwarded (already masked). */
+static void on_record(void *userdata, const struct mw_inspect_record *rec)
+{
+	struct mw_flow *f = userdata; /* inspect_new was given the flow */
+	struct mw_daemon *d = flows_userdata(f);
+	uint8_t dir = rec->to_client ? MW_JDIR_DOWN : MW_JDIR_UP;
+	json_t *m;
+
+	if (!d->journal || !f->jsession)
+		return;
+	f->jstructured = true;
+	m = json_pack("{s:s, s:s, s:s}", "mcp_session", rec->session, "method", rec->method,
+		      "tool", rec->tool);
+	if (m && rec->status)
+		json_object_set_new(m, "status", json_integer(rec->status));
+	journal_json(f, rec->to_client ? MW_JREC_RESPONSE : MW_JREC_REQUEST, dir,
+		     rec->own ? MW_JFLAG_OWN : 0, m, rec->payload, rec->len);
+	if (rec->masked && rec->masked[0])
+		journal_json(f, MW_JREC_MASK, dir, 0,
+			     json_pack("{s:s, s:s}", "mcp_session", rec->session, "summary",
+				       rec->masked),
+			     NULL, 0);
+}
+
+int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct mw_daemon *d = userdata;
+	struct mw_journal_news news;
+	struct mw_log_fields lf = {};
+
+	journal_poll(d->journal, &news);
+	if (news.failed_err) {
+		log_fields_add(&lf, "MCPW_JOURNAL_MODE", "%s", journal_mode_name(journal_mode(d->journal)));
+		log_fields_add(&lf, "MCPW_REASON", "%s: %s", news.failed_what,
+			       strerror(-news.failed_err));
+		log_event(LOG_ALERT, MW_MID_JOURNAL_FAILED, &lf,
+			  "session journal failed: %s: %s; %s", news.failed_what,
+			  strerror(-news.failed_err),
+			  journal_failed(d->journal)
+				  ? "strict mode: live sessions end, new connections are refused"
+				  : "best-effort mode: traffic goes on, the loss is written as gaps");
+	}
+	if (news.dropped) {
+		struct mw_log_fields lg = {};
+
+		log_fields_add(&lg, "MCPW_DROPPED", "%llu", (unsigned long long)news.dropped);
+		log_event(LOG_WARNING, MW_MID_JOURNAL_GAP, &lg,
+			  "session journal dropped %llu records (best-effort mode)",
+			  (unsigned long long)news.dropped);
+	}
+	flows_journal_progress(d->flows);
+	return 0;
+}
+
 static void on_flow_opened(void *userdata, const struct mw_flow *f)
 {
 	struct mw_daemon *d = userdata;
@@ -130,6 +237,7 @@ static void on_flow_opened(void *userdata, const struct mw_flow *f)
 	flow_fields(d, f, &lf);
 	log_event(LOG_INFO, MW_MID_FLOW_OPEN, &lf, "flow %s %s to %s opened", f->name,
 		  flow_dir_name(f->dir), sa_str(&f->target, t, sizeof(t)));
+	journal_open_record(d, f);
 }
 
 static void on_flow_closed(void *userdata, const struct mw_flow *f)
@@ -146,6 +254,15 @@ static void on_flow_closed(void *userdata, const struct mw_flow *f)
 	log_event(LOG_INFO, MW_MID_FLOW_CLOSE, &lf, "flow %s to %s closed (%s): %llu bytes up, %llu down",
 		  f->name, sa_str(&f->target, t, sizeof(t)), f->reason,
 		  (unsigned long long)f->bytes_up, (unsigned long long)f->bytes_down);
+	if (d->journal && f->jsession && f->jseq) { /* opened: its upstream connected */
+		journal_json(f, MW_JREC_CLOSE, MW_JDIR_NONE, 0,
+			     json_pack("{s:s, s:s, s:I, s:I}", "reason", f->reason, "proto",
+				       sniff_proto_name(f->proto), "bytes_up",
+				       (json_int_t)f->bytes_up, "bytes_down",
+				       (json_int_t)f->bytes_down),
+			     NULL, 0);
+		journal_session_log(d, f, false);
+	}
 }
 
 static void on_flow_refused(void *userdata, const struct mw_flow *f)
@@ -179,6 +296,16 @@ static void on_decision(void *userdata, const struct mw_inspect_event *ev)
 		  "%s %s%s%s by '%s': %s", f->name, ev->method[0] ? ev->method : "request",
 		  ev->tool[0] ? " " : "", ev->tool, ev->sub[0] ? ev->sub : "(no token)",
 		  ev->decision);
+	if (d->journal)
+		journal_json(f, MW_JREC_DECISION, MW_JDIR_UP, 0,
+			     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "sub",
+				       ev->sub, "groups", ev->groups, "token_sha256",
+				       ev->token_sha256 ? ev->token_sha256 : "", "method", ev->method,
+				       "tool", ev->tool, "decision", ev->decision, "rule", ev->rule,
+				       "reason", ev->reason, "mcp_session",
+				       ev->session ? ev->session : "", "masked",
+				       ev->masked ? ev->masked : ""),
+			     NULL, 0);
 }
 
 /* An HTTP/1.1 flow meets the checkpoint when a policy is configured. */
@@ -189,6 +316,7 @@ static int on_flow_inspect(void *userdata, const struct mw_flow *f, struct mw_in
 	const char *path, *unit;
 	char host[64] = "", comm[MW_COMM_LEN + 1] = "";
 	uint16_t port = 0;
+	int r;
 
 	*ret = NULL;
 	if (!d->inspect_env)
@@ -215,7 +343,10 @@ static int on_flow_inspect(void *userdata, const struct mw_flow *f, struct mw_in
 	fl.host = host;
 	fl.port = port;
 	fl.direction = f->dir == MW_FLOW_INBOUND ? MW_POLICY_DIR_INBOUND : MW_POLICY_DIR_OUTBOUND;
-	return inspect_new(d->inspect_env, &fl, on_decision, (void *)f, ret);
+	r = inspect_new(d->inspect_env, &fl, on_decision, (void *)f, ret);
+	if (r == 0 && d->journal)
+		inspect_set_recorder(*ret, on_record);
+	return r;
 }
 
 const struct mw_flows_ops daemon_flow_ops = {

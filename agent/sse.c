@@ -278,7 +278,20 @@ int sse_parse(struct sse_parser *p, const void *buf, size_t len, struct sse_even
 			}
 			p->line_len = 0;
 		} else {
-			p->line_len++;
+			/* the rest of the line's bytes at once (no line end among them) */
+			size_t k = 0, room = p->max - p->block_len;
+
+			while (used + k < len && k < room && in[used + k] != '\r' &&
+			       in[used + k] != '\n')
+				k++;
+			r = reserve(&p->block, &p->block_cap, p->block_len + k);
+			if (r < 0)
+				return r;
+			memcpy(p->block + p->block_len, in + used, k);
+			p->block_len += k;
+			p->line_len += 1 + k;
+			p->pending += k;
+			used += k;
 		}
 	}
 	*ret_ev = (struct sse_event){.consumed = used};

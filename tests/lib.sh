@@ -230,3 +230,53 @@ mw() { "$BUILD/mcpwarden" --socket "$(MW_SOCK)" "$@"; }
 
 # jq is used for JSON checks.
 jqr() { jq -r "$@"; }
+
+# start_private_journald: a systemd-journald of this test's own in a private mount namespace
+# (tmpfs over /run/systemd, /run/log and, when it exists, /var/log/journal), so tests running
+# side by side never share, stop or read each other's journald and the host's journal is left
+# alone. Its PID is T_JOURNALD_PID; run the agent in its namespace with start_agent_journald
+# and read the journal with journal_ctl. Stopped by PID at the end; the tmpfs mounts vanish
+# with the namespace.
+T_JOURNALD_PID=""
+start_private_journald() {
+	local d
+	[ -x /lib/systemd/systemd-journald ] || return 1
+	for d in /run/systemd /run/log; do [ -d "$d" ] || return 1; done
+	unshare --mount --propagation private -- bash -c '
+		for d in /run/systemd /run/log /var/log/journal; do
+			[ -d "$d" ] || continue
+			mount -t tmpfs -o mode=0755 tmpfs "$d" || exit 1
+		done
+		exec /lib/systemd/systemd-journald' >"$T_DIR/journald.log" 2>&1 &
+	T_JOURNALD_PID=$!
+	T_PIDS=("$T_JOURNALD_PID" "${T_PIDS[@]}") # stopped last
+	for _ in $(seq 50); do
+		nsenter --mount="/proc/$T_JOURNALD_PID/ns/mnt" -- test -S /run/systemd/journal/socket 2>/dev/null &&
+			return 0
+		kill -0 "$T_JOURNALD_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# journal_ctl ARGS...: journalctl reading the test's private journal.
+journal_ctl() { nsenter --mount="/proc/$T_JOURNALD_PID/ns/mnt" -- journalctl "$@"; }
+
+# start_agent_journald [CONFIG]: start_agent, but the agent logs to the private journald
+# (it runs in that mount namespace, the test's netns and the agent cgroup).
+start_agent_journald() {
+	local cfg=${1:-$T_DIR/mcpwarden.json}
+	nsenter --net="/run/netns/$T_NS" --mount="/proc/$T_JOURNALD_PID/ns/mnt" -- \
+		bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$T_CG/agent" \
+		"$BUILD/mcpwardend" --config "$cfg" >"$T_DIR/agent.log" 2>&1 &
+	AGENT_PID=$!
+	T_PIDS+=("$AGENT_PID")
+	for _ in $(seq 100); do
+		if "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status >/dev/null 2>&1; then return 0; fi
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# agent did not come up:"
+	sed 's/^/#   /' "$T_DIR/agent.log"
+	return 1
+}

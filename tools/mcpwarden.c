@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "mcpwarden_approval.h"
+#include "mcpwarden_ca.h"
 #include "mcpwarden_policy.h"
 #include "util.h"
 
@@ -76,6 +77,8 @@ static void print_help(FILE *f)
 		"  policy check FILE   Lint a policy (or a config holding one): file:line:col.\n"
 		"  policy explain ...  Which rule decides a request, and why (see\n"
 		"                      'mcpwarden policy explain --help').\n"
+		"  ca init|show        Create the local CA, or print its certificate (see\n"
+		"                      'mcpwarden ca --help').\n"
 		"  help                Show this help.\n"
 		"\n"
 		"Selectors (exactly one):\n"
@@ -814,6 +817,8 @@ static int run(int argc, char **argv)
 	/* works on files, without the agent */
 	if (!strcmp(argv[optind], "policy"))
 		return cli_policy(argc - optind, argv + optind);
+	if (!strcmp(argv[optind], "ca"))
+		return cli_ca(argc - optind, argv + optind);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[optind], commands[i].name))
 			cmd = &commands[i];

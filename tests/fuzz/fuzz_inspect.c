@@ -5,8 +5,11 @@
  * bytes, then server bytes. Client and server chunks are fed alternately.
  * Invariants: to_upstream is the same as when the client bytes come in one piece (it never
  * depends on chunking or on the server); every forwarded byte is in the client input, in
- * order; to_upstream parses as whole, well-formed requests ending between messages; nothing
- * crashes or leaks. */
+ * order; to_upstream parses as whole, well-formed requests ending between messages; every
+ * payload record is readable and well formed; nothing crashes or leaks.  The server side
+ * (JSON bodies held, SSE events, server-to-client requests decided) runs on the server
+ * bytes; the seeds include SSE streams carrying sampling requests (denied by the policy's
+ * default) and pings (allowed). */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,6 +76,21 @@ static void on_report(void *userdata, const struct mw_inspect_event *ev)
 	      strlen(ev->tool) + strlen(ev->decision) + strlen(ev->rule) + strlen(ev->reason);
 }
 
+/* Every record's bytes are readable; records to the upstream are never the agent's own. */
+static void on_record(void *userdata, const struct mw_inspect_record *rec)
+{
+	volatile uint8_t sink = 0;
+
+	(void)userdata;
+	for (size_t i = 0; i < rec->len; i++)
+		sink ^= rec->payload[i];
+	assert(rec->to_client || (!rec->own && rec->status == 0));
+	assert(!rec->to_client || (rec->status >= 100 && rec->status <= 599));
+	assert(strlen(rec->session) + strlen(rec->method) + strlen(rec->tool) < 4096);
+	assert(rec->masked && !rec->masked[0]);
+	(void)sink;
+}
+
 struct out {
 	struct mw_bytes up, cl;
 	bool close, failed; /* an error ends the flow (the relay resets it) */
@@ -91,6 +109,7 @@ static void run(bool require_token, unsigned seed, const uint8_t *cli, size_t nc
 
 	assert(inspect_new(e, &flow, on_report, &events, &in) == 0);
 	inspect_env_unref(e);
+	inspect_set_recorder(in, on_record);
 	while (!failed && (ci < ncli || si < nsrv)) {
 		size_t c = seed ? sizes[k++ % 8] : ncli - ci;
 		size_t s = seed ? sizes[(k = k * 5 + 3) % 8] : nsrv - si;

@@ -1,7 +1,9 @@
 /* test_approval_hold.c: the checkpoint holding a request for review (agent/inspect_hold.c
  * through inspect.c): nothing goes upstream while it is held, later requests on the same
  * connection wait behind it, the flow is woken when it is decided, and the answer is the
- * upstream's (approved), -32011 (denied) or -32012 (held past the limit), in order. */
+ * upstream's (approved), -32011 (denied) or -32012 (held past the limit), in order.  The
+ * payload records see a released request when it is forwarded, and a denial as the agent's
+ * own reply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,7 +37,25 @@ struct run {
 	struct mw_bytes up, cl;
 	bool close;
 	int wakes;
+	int n_rec;
+	struct {
+		bool to_client, own;
+		char method[32], tool[32], payload[512];
+	} rec[8];
 };
+
+static void on_record(void *ud, const struct mw_inspect_record *r)
+{
+	struct run *t = ud;
+
+	assert_true(t->n_rec < 8);
+	t->rec[t->n_rec].to_client = r->to_client;
+	t->rec[t->n_rec].own = r->own;
+	snprintf(t->rec[t->n_rec].method, 32, "%s", r->method);
+	snprintf(t->rec[t->n_rec].tool, 32, "%s", r->tool);
+	snprintf(t->rec[t->n_rec].payload, 512, "%.*s", (int)r->len, (const char *)r->payload);
+	t->n_rec++;
+}
 
 static void on_report(void *ud, const struct mw_inspect_event *ev)
 {
@@ -62,6 +82,7 @@ static void run_start(struct run *t, uint64_t hold_usec)
 	t->env->hold_usec = hold_usec;
 	t->env->wake = on_wake;
 	assert_int_equal(inspect_new(t->env, &flow, on_report, t, &t->in), 0);
+	inspect_set_recorder(t->in, on_record);
 }
 
 static void run_end(struct run *t)
@@ -129,6 +150,7 @@ static void test_approved_in_order(void **state)
 	client(&t, next);
 	assert_int_equal(t.up.len, 0);
 	assert_int_equal(t.wakes, 0);
+	assert_int_equal(t.n_rec, 0); /* nothing forwarded, nothing recorded */
 	assert_int_equal(approvals_decide(t.reg, pending_id(&t), &carol, true, "ok", 0, false,
 					  mw_now_wall_usec(), why, sizeof(why)),
 			 0);
@@ -139,6 +161,14 @@ static void test_approved_in_order(void **state)
 	assert_int_equal(t.up.len, strlen(held) + strlen(next));
 	assert_memory_equal(t.up.data, held, strlen(held));
 	assert_memory_equal(t.up.data + strlen(held), next, strlen(next));
+	/* the released request is recorded as forwarded, before the one behind it */
+	assert_int_equal(t.n_rec, 2);
+	assert_false(t.rec[0].to_client);
+	assert_false(t.rec[0].own);
+	assert_string_equal(t.rec[0].method, "tools/call");
+	assert_string_equal(t.rec[0].tool, "query");
+	assert_non_null(strstr(t.rec[0].payload, "DROP TABLE t"));
+	assert_non_null(strstr(t.rec[1].payload, "SELECT 1"));
 	assert_int_equal(inspect_server(t.in, (const uint8_t *)ok_response, strlen(ok_response),
 					&t.cl),
 			 0);
@@ -167,6 +197,15 @@ static void test_denied_then_next(void **state)
 	assert_non_null(strstr(reply, "\"code\":-32011"));
 	assert_non_null(strstr(reply, "not today"));
 	assert_non_null(strstr(reply, "\"rule\":\"drop needs a DBA\""));
+	/* the denial is recorded as the agent's own JSON-RPC reply; the next as forwarded */
+	assert_int_equal(t.n_rec, 2);
+	assert_true(t.rec[0].to_client);
+	assert_true(t.rec[0].own);
+	assert_string_equal(t.rec[0].tool, "query");
+	assert_int_equal(t.rec[0].payload[0], '{');
+	assert_non_null(strstr(t.rec[0].payload, "-32011"));
+	assert_false(t.rec[1].own);
+	assert_non_null(strstr(t.rec[1].payload, "SELECT 1"));
 	assert_int_equal(t.up.len, strlen(next));
 	assert_memory_equal(t.up.data, next, strlen(next));
 	free(reply);

@@ -225,7 +225,7 @@ static void test_order_keepalive(void **state)
 	}
 	assert_int_equal(t.cl.len, 0);
 	server_n(&t, x.ra, na - 1); /* all but A's last byte: still not B's turn */
-	assert_bytes(&t.cl, x.ra, na - 1);
+	assert_int_equal(t.cl.len, 0); /* a JSON body is held whole */
 	server_n(&t, x.ra + na - 1, 1);
 	expect_cl(&t, (const char *const[]){ x.ra, x.reply_b, NULL });
 	server(&t, x.rc);
@@ -363,7 +363,7 @@ static void test_every_split(void **state)
 	    "2f\r\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":4}\n\n\r\n"
 	    "0\r\n\r\n";
 	static const char rget[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-				   "Transfer-Encoding: chunked\r\n\r\n5\r\n: hi\n\r\n";
+				   "Transfer-Encoding: chunked\r\n\r\n6\r\n: hi\n\n\r\n";
 	struct abc x;
 	char cli[8192], srv[4096];
 	size_t ncli, nsrv;

@@ -4,8 +4,9 @@
 //
 // Issuer http://127.0.0.1:PORT, listening on 127.0.0.1 only; discovery at
 // /.well-known/openid-configuration, keys at /jwks (an RS256 and an ES256 key, generated at
-// start, so every run has fresh keys). Three client_credentials clients, one per identity:
+// start, so every run has fresh keys). Four client_credentials clients, one per identity:
 //   alice (groups [finance]), bob (groups [eng]), carol (groups [dba]),
+//   gw-bot (groups [gateways]: a gateway's own identity),
 // each with client_secret "<id>-secret" (client_secret_basic or _post). Access tokens are
 // JWTs (typ at+jwt) whose sub and client_id are the client's id, with custom claims groups
 // and email (<id>@example.com). The resource indicator picks the audience and the algorithm:
@@ -13,7 +14,14 @@
 //   resource=urn:mcp:gateway:es256  aud urn:mcp:gateway, ES256
 //   resource=urn:other:api          aud urn:other:api,   RS256
 // Prints "ready" on stdout once listening, then one line per request ("GET /jwks 200").
+//
+// Key rotation, by signal (the provider is rebuilt with the new key set; clients, issuer and
+// port stay; tokens issued before stay valid wherever their key is still published):
+//   SIGUSR1  a new RSA key rsa-N signs RS256 tokens from now on; the old keys stay published
+//   SIGUSR2  the same, but every older RSA key is dropped from the JWKS
+// After each it prints "rotated signing=rsa-N published=rsa-N,rsa-1,ec-1" (kids in JWKS order).
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] || process.env.IDP_PORT || 0);
@@ -32,15 +40,17 @@ function jwk(type, opts, kid, alg) {
 	const { privateKey } = generateKeyPairSync(type, opts);
 	return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
 }
-const keys = [
-	jwk('rsa', { modulusLength: 2048 }, 'rsa-1', 'RS256'),
-	jwk('ec', { namedCurve: 'P-256' }, 'ec-1', 'ES256'),
-];
+const rsaKey = (n) => jwk('rsa', { modulusLength: 2048 }, `rsa-${n}`, 'RS256');
+let rsaSerial = 1;
+let keys = [rsaKey(1), jwk('ec', { namedCurve: 'P-256' }, 'ec-1', 'ES256')];
+// The kid that signs each algorithm's tokens: the newest key of that algorithm.
+const signingKid = (alg) => keys.find((k) => k.alg === alg).kid;
 
 const identities = {
 	alice: { groups: ['finance'], email: 'alice@example.com' },
 	bob: { groups: ['eng'], email: 'bob@example.com' },
 	carol: { groups: ['dba'], email: 'carol@example.com' },
+	'gw-bot': { groups: ['gateways'], email: 'gw-bot@example.com' },
 };
 
 const resources = {
@@ -49,7 +59,7 @@ const resources = {
 	'urn:other:api': { audience: 'urn:other:api', alg: 'RS256' },
 };
 
-const provider = new Provider(issuer, {
+const makeProvider = () => new Provider(issuer, {
 	clients: Object.keys(identities).map((id) => ({
 		client_id: id,
 		client_secret: `${id}-secret`,
@@ -74,7 +84,7 @@ const provider = new Provider(issuer, {
 					audience: r.audience,
 					accessTokenTTL: ttl,
 					accessTokenFormat: 'jwt',
-					jwt: { sign: { alg: r.alg } },
+					jwt: { sign: { alg: r.alg, kid: signingKid(r.alg) } },
 				};
 			},
 		},
@@ -86,13 +96,30 @@ const provider = new Provider(issuer, {
 	ttl: { ClientCredentials: ttl },
 });
 
-// One line per request on stdout ("GET /jwks 200"), so tests can see what was fetched.
-provider.use(async (ctx, next) => {
-	await next();
-	console.log(`${ctx.method} ${ctx.path} ${ctx.status}`);
-});
+// The current provider's request handler; a rotation replaces it.
+let handler;
+function install() {
+	const provider = makeProvider();
+	// One line per request on stdout ("GET /jwks 200"), so tests can see what was fetched.
+	provider.use(async (ctx, next) => {
+		await next();
+		console.log(`${ctx.method} ${ctx.path} ${ctx.status}`);
+	});
+	handler = provider.callback();
+}
+install();
 
-const server = provider.listen(port, '127.0.0.1', () => {
+function rotate(keepOld) {
+	const fresh = rsaKey(++rsaSerial);
+	keys = [fresh, ...keys.filter((k) => k.alg !== 'RS256' || keepOld)];
+	install();
+	console.log(`rotated signing=${fresh.kid} published=${keys.map((k) => k.kid).join(',')}`);
+}
+process.on('SIGUSR1', () => rotate(true));
+process.on('SIGUSR2', () => rotate(false));
+
+const server = createServer((req, res) => handler(req, res));
+server.listen(port, '127.0.0.1', () => {
 	console.log('ready');
 });
 server.on('error', (e) => {

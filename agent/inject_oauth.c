@@ -1,0 +1,273 @@
+/* inject_oauth.c: see inject_oauth.h. */
+#include "inject_oauth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "util.h"
+
+struct reply {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *userdata)
+{
+	struct reply *r = userdata;
+	size_t add = size * n;
+	char *d;
+
+	if (r->len + add > MW_OAUTH_REPLY_MAX) {
+		r->too_big = true;
+		return 0;
+	}
+	d = realloc(r->data, r->len + add + 1);
+	if (!d)
+		return 0;
+	memcpy(d + r->len, p, add);
+	r->data = d;
+	r->len += add;
+	r->data[r->len] = '\0';
+	return add;
+}
+
+static void reply_wipe(struct reply *r)
+{
+	if (r->data)
+		explicit_bzero(r->data, r->len);
+	free(r->data);
+	r->data = NULL;
+}
+
+static int read_client_secret(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == size - 1)
+		return -EFBIG;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	return n > 0 ? 0 : -EINVAL;
+}
+
+static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char *k, const char *v)
+{
+	char *e;
+	int n;
+
+	if (!v || !*v)
+		return 0;
+	e = curl_easy_escape(curl, v, 0);
+	if (!e)
+		return -ENOMEM;
+	n = snprintf(form + *len, size - *len, "%s%s=%s", *len ? "&" : "", k, e);
+	explicit_bzero(e, strlen(e));
+	curl_free(e);
+	if (n < 0 || (size_t)n >= size - *len)
+		return -E2BIG;
+	*len += (size_t)n;
+	return 0;
+}
+
+int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t err_size)
+{
+	const struct mw_cred_oauth *o = &cred_spec(c)->oauth;
+	char secret[4096], form[8192];
+	struct reply rep = {};
+	size_t flen = 0;
+	json_t *root = NULL;
+	const char *tok, *type;
+	long status = 0;
+	CURL *curl;
+	CURLcode cc;
+	int r;
+
+	r = read_client_secret(o->client_secret_file, secret, sizeof(secret));
+	if (r < 0) {
+		snprintf(err, err_size, "cannot read client_secret_file '%s': %s",
+			 o->client_secret_file, strerror(-r));
+		return r;
+	}
+	curl = curl_easy_init();
+	if (!curl) {
+		explicit_bzero(secret, sizeof(secret));
+		return -ENOMEM;
+	}
+	r = form_add(curl, form, sizeof(form), &flen, "grant_type", "client_credentials");
+	if (r == 0)
+		r = form_add(curl, form, sizeof(form), &flen, "client_id", o->client_id);
+	if (r == 0)
+		r = form_add(curl, form, sizeof(form), &flen, "client_secret", secret);
+	if (r == 0)
+		r = form_add(curl, form, sizeof(form), &flen, "scope", o->scope);
+	if (r == 0)
+		r = form_add(curl, form, sizeof(form), &flen, "audience", o->audience);
+	explicit_bzero(secret, sizeof(secret));
+	if (r < 0) {
+		snprintf(err, err_size, "token request too large");
+		goto out;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, o->token_endpoint);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)flen);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rep);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)MW_OAUTH_TIMEOUT_SEC);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	cc = curl_easy_perform(curl);
+	explicit_bzero(form, sizeof(form));
+	if (cc != CURLE_OK) {
+		snprintf(err, err_size, "token endpoint '%s': %s", o->token_endpoint,
+			 rep.too_big ? "reply too large" : curl_easy_strerror(cc));
+		r = -EIO;
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	root = rep.data ? json_loads(rep.data, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (status != 200) {
+		const char *e = json_string_value(json_object_get(root, "error"));
+
+		/* "error" is a registered code (RFC 6749 5.2), not a secret; shown when short */
+		snprintf(err, err_size, "token endpoint '%s' answered %ld%s%.40s", o->token_endpoint,
+			 status, e ? ": " : "", e ? e : "");
+		r = -EACCES;
+		goto out;
+	}
+	tok = json_string_value(json_object_get(root, "access_token"));
+	type = json_string_value(json_object_get(root, "token_type"));
+	if (!tok || (type && strcasecmp(type, "bearer") != 0)) {
+		snprintf(err, err_size, "token endpoint '%s': no bearer access_token in the reply",
+			 o->token_endpoint);
+		r = -EBADMSG;
+		goto out;
+	}
+	r = cred_set_secret(c, tok, strlen(tok));
+	if (r < 0) {
+		snprintf(err, err_size, "token endpoint '%s': unusable access_token",
+			 o->token_endpoint);
+		goto out;
+	}
+	*ret_expires_in = json_is_integer(json_object_get(root, "expires_in")) &&
+					  json_integer_value(json_object_get(root, "expires_in")) > 0
+				  ? (uint64_t)json_integer_value(json_object_get(root, "expires_in"))
+				  : 0;
+	err[0] = '\0';
+out:
+	if (root) {
+		/* jansson keeps its own copy of the token: wipe it before the free */
+		json_t *t = json_object_get(root, "access_token");
+
+		if (json_is_string(t))
+			explicit_bzero((char *)json_string_value(t), json_string_length(t));
+		json_decref(root);
+	}
+	reply_wipe(&rep);
+	curl_easy_cleanup(curl);
+	return r;
+}
+
+struct mw_oauth {
+	struct mw_cred *cred;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	char error[MW_OAUTH_ERROR_MAX];
+	uint64_t fetches;
+};
+
+static void *refresher(void *arg)
+{
+	struct mw_oauth *o = arg;
+
+	pthread_mutex_lock(&o->lock);
+	while (!o->stop) {
+		char err[MW_OAUTH_ERROR_MAX] = "";
+		uint64_t expires = 0, wait;
+		struct timespec ts;
+		int r;
+
+		pthread_mutex_unlock(&o->lock);
+		r = oauth_fetch(o->cred, &expires, err, sizeof(err));
+		pthread_mutex_lock(&o->lock);
+		snprintf(o->error, sizeof(o->error), "%s", r < 0 ? err : "");
+		o->fetches++;
+		if (r < 0)
+			wait = MW_OAUTH_RETRY_SEC;
+		else if (expires == 0)
+			wait = 3600;
+		else if (expires > 2 * MW_OAUTH_REFRESH_MARGIN_SEC)
+			wait = expires - MW_OAUTH_REFRESH_MARGIN_SEC;
+		else
+			wait = expires / 2 ? expires / 2 : 1;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)wait;
+		while (!o->stop && pthread_cond_timedwait(&o->cond, &o->lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return NULL;
+}
+
+int oauth_start(struct mw_cred *c, struct mw_oauth **ret)
+{
+	struct mw_oauth *o;
+	int r;
+
+	if (cred_spec(c)->kind != MW_CRED_OAUTH)
+		return -EINVAL;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->cred = c;
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->cond, NULL);
+	r = pthread_create(&o->thread, NULL, refresher, o);
+	if (r) {
+		free(o);
+		return -r;
+	}
+	*ret = o;
+	return 0;
+}
+
+struct mw_oauth *oauth_stop(struct mw_oauth *o)
+{
+	if (!o)
+		return NULL;
+	pthread_mutex_lock(&o->lock);
+	o->stop = true;
+	pthread_cond_signal(&o->cond);
+	pthread_mutex_unlock(&o->lock);
+	pthread_join(o->thread, NULL);
+	pthread_cond_destroy(&o->cond);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+	return NULL;
+}
+
+void oauth_status(struct mw_oauth *o, char *err, size_t err_size, uint64_t *ret_fetches)
+{
+	pthread_mutex_lock(&o->lock);
+	snprintf(err, err_size, "%s", o->error);
+	*ret_fetches = o->fetches;
+	pthread_mutex_unlock(&o->lock);
+}

@@ -1,0 +1,29 @@
+/* inject_oauth.h: OAuth 2.0 client_credentials tokens (RFC 6749 4.4) for an upstream
+ * credential, fetched by the agent itself from the IdP's token endpoint over libcurl, on a
+ * thread of their own so no flow waits on the IdP, held in the credential (inject.h) and
+ * refreshed MW_OAUTH_REFRESH_MARGIN_SEC before expiry (half-way for short lifetimes).
+ * The client secret is read from its file for each fetch and wiped after; neither it nor a
+ * token is ever part of an error text. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inject.h"
+
+#define MW_OAUTH_REFRESH_MARGIN_SEC 60
+#define MW_OAUTH_RETRY_SEC 5		/* after a failed fetch */
+#define MW_OAUTH_TIMEOUT_SEC 10		/* one fetch */
+#define MW_OAUTH_REPLY_MAX (64 * 1024)	/* a token response larger than this is refused */
+#define MW_OAUTH_ERROR_MAX 256
+
+/* One fetch: the token into the credential, its lifetime in seconds (0 when the IdP gave
+ * none).  On failure why (no secret in it) is written to err. */
+int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t err_size);
+
+struct mw_oauth;
+/* Start the refresher thread for an MW_CRED_OAUTH credential (which must outlive it). */
+int oauth_start(struct mw_cred *c, struct mw_oauth **ret);
+struct mw_oauth *oauth_stop(struct mw_oauth *o);
+/* The last failure ("" when the last fetch worked), and fetches done. */
+void oauth_status(struct mw_oauth *o, char *err, size_t err_size, uint64_t *ret_fetches);

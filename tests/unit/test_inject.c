@@ -1,0 +1,315 @@
+/* test_inject.c: credentials and the request-head rewrite, on heads parsed by the real
+ * HTTP/1.1 parser: the gateway's credential fields are gone, the held one is there once, the
+ * rest of the head is unchanged; keep_caller_token keeps Authorization; a secret that cannot
+ * be loaded yields an errno and nothing that contains it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http1.h"
+#include "inject.h"
+#include "inject_oauth.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SECRET "s3cr3t-upstream-token-7f1c"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_inject.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void write_file(const char *name, const char *content, char *path, size_t size)
+{
+	FILE *f;
+
+	snprintf(path, size, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static const char request[] = "POST /mcp HTTP/1.1\r\n"
+			      "Host: mcp.internal.example\r\n"
+			      "Authorization: Bearer gateway-token\r\n"
+			      "Content-Type: application/json\r\n"
+			      "proxy-authorization: Basic Z2F0ZXdheQ==\r\n"
+			      "X-Api-Key: gateway-key\r\n"
+			      "Content-Length: 2\r\n"
+			      "\r\n";
+
+/* Parse the request head and rewrite it with c; the result NUL-terminated in out. */
+static int rewrite(struct mw_cred *c, char *out, size_t size)
+{
+	struct http1_parser *p = NULL;
+	struct http1_event ev;
+	struct mw_bytes b = {};
+	int r;
+
+	assert_int_equal(http1_parser_new(HTTP1_REQUEST, NULL, &p), 0);
+	assert_int_equal(http1_parse(p, request, strlen(request), &ev), 0);
+	assert_int_equal(ev.type, HTTP1_EV_HEAD);
+	r = inject_rewrite_head(c, http1_parser_head(p), &b);
+	if (r == 0) {
+		assert_true(b.len < size);
+		memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+	}
+	bytes_free(&b);
+	http1_parser_free(p);
+	return r;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *s = strstr(hay, needle); s; s = strstr(s + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_bearer_file(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_BEARER_FILE, .bearer = true };
+	struct mw_cred *c;
+	char out[2048];
+
+	write_file("token", SECRET "\n", spec.path, sizeof(spec.path));
+	snprintf(spec.name, sizeof(spec.name), "mcp-token");
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_string_equal(cred_name(c), "mcp-token");
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_int_equal(count(out, "Authorization: Bearer " SECRET "\r\n"), 1);
+	assert_null(strstr(out, "gateway-token"));
+	assert_null(strcasestr(out, "proxy-authorization"));
+	assert_non_null(strstr(out, "POST /mcp HTTP/1.1\r\nHost: mcp.internal.example\r\n"));
+	assert_non_null(strstr(out, "Content-Type: application/json\r\n"));
+	assert_non_null(strstr(out, "X-Api-Key: gateway-key\r\n"));
+	assert_non_null(strstr(out, "Content-Length: 2\r\n"));
+	assert_int_equal(strcmp(out + strlen(out) - 4, "\r\n\r\n"), 0);
+	cred_free(c);
+}
+
+static void test_header_keep_caller(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_VALUE_FILE, .keep_caller_token = true };
+	struct mw_cred *c;
+	char out[2048];
+
+	write_file("key", SECRET, spec.path, sizeof(spec.path));
+	snprintf(spec.header, sizeof(spec.header), "X-Api-Key");
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_int_equal(count(out, "X-Api-Key: " SECRET "\r\n"), 1);
+	assert_null(strstr(out, "gateway-key"));
+	assert_non_null(strstr(out, "Authorization: Bearer gateway-token\r\n"));
+	assert_null(strcasestr(out, "proxy-authorization"));
+	cred_free(c);
+}
+
+static void test_systemd_credential(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_SYSTEMD };
+	struct mw_cred *c;
+	char out[2048], path[256];
+
+	write_file("mcpcred", "Basic " SECRET, path, sizeof(path));
+	snprintf(spec.path, sizeof(spec.path), "mcpcred");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(cred_load(&spec, &c), -ENOENT);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_int_equal(count(out, "Authorization: Basic " SECRET "\r\n"), 1);
+	cred_free(c);
+	unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+/* Bad secrets: the error is an errno only; the oauth holder waits for its token. */
+static void test_refusals(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_VALUE_FILE };
+	struct mw_cred *c = NULL;
+	char out[2048];
+
+	write_file("crlf", SECRET "\r\nX-Evil: 1", spec.path, sizeof(spec.path));
+	assert_int_equal(cred_load(&spec, &c), -EINVAL);
+	assert_null(c);
+	write_file("empty", "", spec.path, sizeof(spec.path));
+	assert_int_equal(cred_load(&spec, &c), -EINVAL);
+	snprintf(spec.path, sizeof(spec.path), "%s/missing", dir);
+	assert_int_equal(cred_load(&spec, &c), -ENOENT);
+
+	spec.kind = MW_CRED_OAUTH;
+	spec.bearer = true;
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_false(cred_ready(c));
+	assert_int_equal(rewrite(c, out, sizeof(out)), -EAGAIN);
+	assert_int_equal(cred_set_secret(c, "a\nb", 3), -EINVAL);
+	assert_int_equal(cred_set_secret(c, SECRET, strlen(SECRET)), 0);
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_int_equal(count(out, "Authorization: Bearer " SECRET "\r\n"), 1);
+	cred_free(c);
+}
+
+/* --- a token endpoint on loopback: answers each POST with a numbered token --------------- */
+
+#define CLIENT_SECRET "client-secret-9d2e"
+
+struct idp {
+	int fd;
+	uint16_t port;
+	int served;
+	int status; /* the status to answer */
+	char last_body[1024];
+	pthread_t thread;
+};
+
+static void *idp_run(void *arg)
+{
+	struct idp *idp = arg;
+
+	for (;;) {
+		char req[4096], reply[512], body[128];
+		size_t n = 0;
+		char *end, *cl;
+		int c = accept(idp->fd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		for (;;) {
+			ssize_t r = read(c, req + n, sizeof(req) - 1 - n);
+
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+			req[n] = '\0';
+			end = strstr(req, "\r\n\r\n");
+			cl = strcasestr(req, "Content-Length:");
+			if (end && cl && strlen(end + 4) >= (size_t)atoi(cl + 15))
+				break;
+		}
+		end = strstr(req, "\r\n\r\n");
+		snprintf(idp->last_body, sizeof(idp->last_body), "%s", end ? end + 4 : "");
+		idp->served++;
+		if (idp->status == 200)
+			snprintf(body, sizeof(body),
+				 "{\"access_token\":\"tok-%d\",\"token_type\":\"Bearer\","
+				 "\"expires_in\":2}",
+				 idp->served);
+		else
+			snprintf(body, sizeof(body), "{\"error\":\"invalid_client\"}");
+		snprintf(reply, sizeof(reply),
+			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: "
+			 "%zu\r\nConnection: close\r\n\r\n%s",
+			 idp->status, strlen(body), body);
+		if (write(c, reply, strlen(reply)) < 0)
+			break;
+		close(c);
+	}
+	return NULL;
+}
+
+static void idp_start(struct idp *idp)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	idp->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(idp->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(idp->fd, 8), 0);
+	getsockname(idp->fd, (struct sockaddr *)&a, &al);
+	idp->port = ntohs(a.sin_port);
+	idp->status = 200;
+	pthread_create(&idp->thread, NULL, idp_run, idp);
+}
+
+static void idp_stop(struct idp *idp)
+{
+	shutdown(idp->fd, SHUT_RDWR);
+	close(idp->fd);
+	pthread_join(idp->thread, NULL);
+}
+
+static void test_oauth(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct idp idp = {};
+	struct mw_cred *c;
+	struct mw_oauth *o;
+	char out[2048], err[256];
+	uint64_t expires = 0, fetches = 0;
+
+	idp_start(&idp);
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "http://127.0.0.1:%u/token", idp.port);
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
+	snprintf(spec.oauth.scope, sizeof(spec.oauth.scope), "mcp tools");
+	write_file("client_secret", CLIENT_SECRET "\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_int_equal(oauth_fetch(c, &expires, err, sizeof(err)), 0);
+	assert_int_equal(expires, 2);
+	assert_string_equal(idp.last_body, "grant_type=client_credentials&client_id=mw&"
+					   "client_secret=" CLIENT_SECRET "&scope=mcp%20tools");
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_int_equal(count(out, "Authorization: Bearer tok-1\r\n"), 1);
+
+	/* refreshed half-way through a 2 s lifetime */
+	assert_int_equal(oauth_start(c, &o), 0);
+	for (int i = 0; i < 50 && fetches < 2; i++) {
+		usleep(100 * 1000);
+		oauth_status(o, err, sizeof(err), &fetches);
+	}
+	assert_true(fetches >= 2);
+	assert_string_equal(err, "");
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_null(strstr(out, "tok-1\r\n"));
+	assert_int_equal(count(out, "Authorization: Bearer tok-"), 1);
+	oauth_stop(o);
+
+	/* a refusal says why without the secret */
+	idp.status = 401;
+	assert_int_equal(oauth_fetch(c, &expires, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "401: invalid_client"));
+	assert_null(strstr(err, CLIENT_SECRET));
+	cred_free(c);
+	idp_stop(&idp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bearer_file),
+		cmocka_unit_test(test_header_keep_caller),
+		cmocka_unit_test(test_systemd_credential),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_oauth),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
