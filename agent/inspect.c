@@ -256,9 +256,10 @@ static int reply(struct mw_inspect *in, char *buf, size_t len, const char *json,
 	return inspect_slots_flush(in, to_client);
 }
 
-void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
-		    const char *session, const char *method, const char *tool,
-		    const char *decision, const char *rule, const char *reason)
+static void report_ev(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+		      const char *session, const char *method, const char *tool,
+		      const char *decision, const char *rule, const char *reason,
+		      const char *approval, const char *approval_event)
 {
 	char groups[1024] = "";
 	struct mw_inspect_event ev;
@@ -278,9 +279,18 @@ void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
 		.reason = reason ? reason : "",
 		.session = session ? session : "",
 		.masked = "",
+		.approval = approval ? approval : "",
+		.approval_event = approval_event ? approval_event : "",
 	};
 	if (in->report)
 		in->report(in->userdata, &ev);
+}
+
+void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+		    const char *session, const char *method, const char *tool,
+		    const char *decision, const char *rule, const char *reason)
+{
+	report_ev(in, claims, session, method, tool, decision, rule, reason, NULL, NULL);
 }
 
 /* A decision on the request being received (its session). */
@@ -425,7 +435,8 @@ static int hold_request(struct mw_inspect *in, struct mw_jwt_claims **claims,
 	snprintf(s->method, sizeof(s->method), "%s", m->method ? m->method : "");
 	snprintf(s->tool, sizeof(s->tool), "%s", m->tool ? m->tool : "");
 	snprintf(s->session, sizeof(s->session), "%s", in->session);
-	report(in, s->claims, s->method, s->tool, "held", d->rule_name, hold_id(h));
+	report_ev(in, s->claims, in->session, s->method, s->tool, "held", d->rule_name,
+		  hold_id(h), hold_id(h), "new");
 	return 0;
 }
 
@@ -442,8 +453,9 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 			pp = &s->next;
 			continue;
 		}
-		inspect_report(in, s->claims, s->session, s->method, s->tool,
-			       hold_outcome(s->hold), NULL, hold_id(s->hold));
+		report_ev(in, s->claims, s->session, s->method, s->tool, hold_outcome(s->hold),
+			  hold_rule(s->hold), hold_id(s->hold), hold_id(s->hold),
+			  hold_event(s->hold));
 		if (hold_approved(s->hold)) {
 			const struct mw_bytes *p = hold_payload(s->hold);
 			struct mw_inspect_record rec = {

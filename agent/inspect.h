@@ -103,6 +103,10 @@ struct mw_inspect_event {
 	const char *reason;
 	const char *session; /* Mcp-Session-Id of the request, "" without one */
 	const char *masked;  /* masking summary ("credit_card=2 email=1"), "" when none */
+	/* approval events of a held call (inspect_hold.h): the approval's id and "new",
+	 * "approved", "denied", "expired" or "hold_limit" (still pending, the caller got
+	 * -32012); "" for other decisions */
+	const char *approval, *approval_event;
 };
 
 typedef void (*mw_inspect_report_fn)(void *userdata, const struct mw_inspect_event *ev);

@@ -182,6 +182,18 @@ const char *hold_outcome(const struct mw_hold *h)
 	return h->state == MW_APPROVAL_PENDING ? "held" : approval_state_str(h->state);
 }
 
+const char *hold_event(const struct mw_hold *h)
+{
+	if (!h->settled)
+		return "new";
+	return h->state == MW_APPROVAL_PENDING ? "hold_limit" : approval_state_str(h->state);
+}
+
+const char *hold_rule(const struct mw_hold *h)
+{
+	return h->rule;
+}
+
 int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len, char **ret_json,
 		     size_t *ret_json_len)
 {

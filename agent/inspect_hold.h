@@ -54,4 +54,7 @@ int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len, char **
 		     size_t *ret_json_len);
 /* For the decision log: "approved", "denied", "expired", "held" (hold limit). */
 const char *hold_outcome(const struct mw_hold *h);
+/* For the session journal: "approved", "denied", "expired", "hold_limit". */
+const char *hold_event(const struct mw_hold *h);
+const char *hold_rule(const struct mw_hold *h);
 struct mw_hold *hold_free(struct mw_hold *h);

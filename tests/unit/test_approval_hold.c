@@ -37,6 +37,7 @@ struct run {
 	struct mw_bytes up, cl;
 	bool close;
 	int wakes;
+	char events[256]; /* approval events reported, "new:ID approved:ID " */
 	int n_rec;
 	struct {
 		bool to_client, own;
@@ -59,6 +60,12 @@ static void on_record(void *ud, const struct mw_inspect_record *r)
 
 static void on_report(void *ud, const struct mw_inspect_event *ev)
 {
+	struct run *t = ud;
+	size_t n = strlen(t->events);
+
+	if (ev->approval[0])
+		snprintf(t->events + n, sizeof(t->events) - n, "%s:%s:%s ", ev->approval_event,
+			 ev->approval, ev->tool);
 }
 
 static void on_wake(void *ud)
@@ -139,7 +146,7 @@ static const struct mw_approver carol = { .uid = 2000, .user = "carol", .groups 
 static void test_approved_in_order(void **state)
 {
 	struct run t;
-	char *held = post(1, "DROP TABLE t"), *next = post(2, "SELECT 1"), why[256];
+	char *held = post(1, "DROP TABLE t"), *next = post(2, "SELECT 1"), why[256], id[16];
 
 	run_start(&t, 0);
 	client(&t, held);
@@ -151,7 +158,8 @@ static void test_approved_in_order(void **state)
 	assert_int_equal(t.up.len, 0);
 	assert_int_equal(t.wakes, 0);
 	assert_int_equal(t.n_rec, 0); /* nothing forwarded, nothing recorded */
-	assert_int_equal(approvals_decide(t.reg, pending_id(&t), &carol, true, "ok", 0, false,
+	snprintf(id, sizeof(id), "%s", pending_id(&t));
+	assert_int_equal(approvals_decide(t.reg, id, &carol, true, "ok", 0, false,
 					  mw_now_wall_usec(), why, sizeof(why)),
 			 0);
 	assert_int_equal(t.wakes, 1);
@@ -161,6 +169,9 @@ static void test_approved_in_order(void **state)
 	assert_int_equal(t.up.len, strlen(held) + strlen(next));
 	assert_memory_equal(t.up.data, held, strlen(held));
 	assert_memory_equal(t.up.data + strlen(held), next, strlen(next));
+	/* the approval's events, for the flow's session journal */
+	snprintf(why, sizeof(why), "new:%s:query approved:%s:query ", id, id);
+	assert_string_equal(t.events, why);
 	/* the released request is recorded as forwarded, before the one behind it */
 	assert_int_equal(t.n_rec, 2);
 	assert_false(t.rec[0].to_client);
@@ -197,6 +208,7 @@ static void test_denied_then_next(void **state)
 	assert_non_null(strstr(reply, "\"code\":-32011"));
 	assert_non_null(strstr(reply, "not today"));
 	assert_non_null(strstr(reply, "\"rule\":\"drop needs a DBA\""));
+	assert_non_null(strstr(t.events, " denied:"));
 	/* the denial is recorded as the agent's own JSON-RPC reply; the next as forwarded */
 	assert_int_equal(t.n_rec, 2);
 	assert_true(t.rec[0].to_client);
@@ -230,6 +242,8 @@ static void test_hold_limit_then_retry(void **state)
 	assert_non_null(strstr(reply, id));
 	assert_non_null(strstr(reply, "retry the same call"));
 	free(reply);
+	snprintf(why, sizeof(why), "new:%s:query hold_limit:%s:query ", id, id);
+	assert_string_equal(t.events, why);
 	assert_int_equal(t.up.len, 0);
 	/* approved afterwards: the same call passes at once, once */
 	assert_int_equal(approvals_decide(t.reg, id, &carol, true, NULL, 0, false,
