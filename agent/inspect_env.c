@@ -77,6 +77,9 @@ static int host_key_get(const struct mw_config *c, json_t *masking, uint8_t key[
 	snprintf(path, sizeof(path), "%s", file ? file : "");
 	if (!file && snprintf(path, sizeof(path), "%s/mask.key", c->state_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
+	/* the default place: state_dir, made here as start-up would make it (0750) */
+	if (!file && mkdir(c->state_dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
 	if (key_cache.have && strcmp(key_cache.path, path) == 0) {
 		memcpy(key, key_cache.key, MW_MASK_KEY_SIZE);
 		return 0;
