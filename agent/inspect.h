@@ -54,7 +54,9 @@
  *   A message that cannot be masked (too large, too deep, a pattern over its limit) is
  *   never forwarded: a response becomes a JSON-RPC error (-32603, "the reply could not be
  *   masked") with the same id in the same framing, anything else is dropped like a denied
- *   request; reported as "deny" by "(masking failed)".
+ *   request; reported as "deny" by "(masking failed)".  A body or event that is not
+ *   JSON-RPC while a profile applies is masked as text (mask_text()) or, failing that,
+ *   dropped.
  * Fast path: a message with no masking profile, not answering tools/list and without the
  * text of a JSON-RPC request ("method" or a \u escape) is not parsed; unchanged messages are
  * never re-serialised.  POST responses without a profile are not parsed either (their

@@ -223,6 +223,27 @@ static bool s2c_allowed(struct mw_inspect *in, const struct slot *s, const struc
 	return false;
 }
 
+/* A body or event that is not JSON-RPC (an error page, a gateway's own JSON) while a profile
+ * applies: masked as text (mask_text() keeps JSON as JSON); dropped when it cannot be. */
+static int server_text_mask(struct mw_inspect *in, const struct slot *s, const char *data,
+			    size_t len, char **ret_new, size_t *ret_len, struct mw_mask_summary *sum)
+{
+	const struct mw_mask_profile *p = NULL;
+	int r = s && s->mask && !s->get_stream ? profile_get(in, s->mask, &p) : 0;
+
+	if (r == 0 && !p)
+		p = mask_journal_profile(in->env->masker);
+	if (r == 0 && p)
+		r = mask_text(p, data, len, ret_new, ret_len, sum);
+	if (r < 0) {
+		inspect_report(in, s ? s->claims : NULL, in->r.session, s ? s->method : NULL,
+			       s ? s->tool : NULL, "deny", "(masking failed)",
+			       "the reply could not be masked");
+		return MSG_DROP;
+	}
+	return r > 0 ? MSG_REPLACE : MSG_KEEP;
+}
+
 /* Every JSON-RPC message (body) the server sends the client: keep, rewrite or drop it.
  * s is the forwarded request it answers (NULL: none known).  On MSG_REPLACE *ret_new is
  * malloc'd.  *sum gets what was masked. */
@@ -245,6 +266,8 @@ static int server_message(struct mw_inspect *in, const struct slot *s, const cha
 	if (r < 0) {
 		if (!suspect && !pair && !(s && s->mask))
 			return MSG_KEEP; /* not JSON-RPC, and no request in it: not ours */
+		if (!suspect) /* not JSON-RPC, but a profile applies: masked as text */
+			return server_text_mask(in, s, data, len, ret_new, ret_len, sum);
 		inspect_report(in, s ? s->claims : NULL, in->r.session, NULL, NULL, "malformed",
 			       NULL, "an unreadable message from the server was not forwarded");
 		return MSG_DROP;

@@ -25,6 +25,7 @@ CONNS=${CONNS:-8}         # open loop
 CONNS_MAX=${CONNS_MAX:-32} # closed loop: enough requests in flight to keep a proxy busy
 PERF=${PERF:-0}
 NICE=${NICE:-0}     # e.g. -10: the stub, nginx, the agent and the client at that niceness
+MASK=${MASK:-0}     # 1: the agent's rule masks replies with profile "pii" (every detector)
 BYPASS=${BYPASS:-0} # 1: a fourth path, the agent with "bypass": true (sockmap), run after the others
 SYSCALLS=syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl
 AGENT_CPU=${AGENT_CPU:-1} # the agent and nginx's worker; client and stub on the other CPUs
@@ -96,6 +97,8 @@ wait_port 9080 || fail "nginx did not start: $(tail -3 "$T_DIR/nginx.log" "$T_DI
 renice -n "$NICE" -p "$STUB_PID" "$NGINX_PID" $(pgrep -P "$NGINX_PID") >/dev/null
 
 # start_mw BYPASS: (re)start the agent, "bypass": true|false, pinned to AGENT_CPU
+MASKING=""
+[ "$MASK" = 1 ] && MASKING=', "mask": "pii"'
 start_mw() {
 	[ -n "${AGENT_PID:-}" ] && t_kill "$AGENT_PID"
 	rm -rf "$T_PIN"
@@ -104,9 +107,10 @@ start_mw() {
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
   "identity": {"require_token": true, "oidc": [{"issuer": "'"$ISS"'", "audience": "'"$AUD"'",
     "typ": "at+jwt", "groups_claim": "groups", "jwks_file": "'"$K/jwks.json"'"}]},
+  "masking": {"profiles": {"pii": {}}},
   "policy": {"rules": [
     {"name": "bench may echo", "match": {"groups": ["bench"], "method": "tools/call", "tool": "echo"},
-     "action": "allow"},
+     "action": "allow"'"$MASKING"'},
     {"name": "default", "action": "deny"}]}')
 	: >"$T_DIR/agent.log"
 	start_agent "$cfg" >/dev/null || fail "the agent did not start: $(tail -5 "$T_DIR/agent.log")"
