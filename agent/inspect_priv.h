@@ -4,6 +4,7 @@
 #pragma once
 
 #include "http1.h"
+#include "inspect_hold.h"
 #include "inspect.h"
 #include "jwt.h"
 #include "mcp.h"
@@ -27,6 +28,7 @@ struct slot {
 	char session[INSPECT_SMALL_FIELD];
 	bool get_stream;		  /* a GET: its stream may carry other requests' responses */
 	char pair_key[MW_INSPECT_PAIR_KEY]; /* its session in env->pairs, "" without pairing */
+	struct mw_hold *hold; /* held for an approval: neither forwarded nor answered */
 };
 
 void inspect_slot_free(struct slot *s);
@@ -79,6 +81,7 @@ struct mw_inspect {
 	bool closing;	 /* that reply is out: end the connection once it is written */
 	char server[80]; /* host:port, the key of the rug-pull table */
 	struct resp r;	 /* the response being received */
+	struct mw_bytes later; /* client bytes after a held request, read once it is settled */
 };
 
 /* inspect.c */
