@@ -71,6 +71,9 @@ struct mw_daemon {
 	struct mw_inspect_env *inspect_env; /* NULL: no policy, no checkpoint */
 	struct mw_journal_config journal_config;
 	struct mw_journal *journal; /* NULL: "journal": {"mode": "off"} */
+	/* the journal's masker ("journal"."mask"), loaded with the config, handed to the
+	 * journal when it opens (it owns it from then on) */
+	struct mw_masker *journal_masker;
 	struct mw_approvals *approvals;	    /* held calls and grants (approval_ops.c) */
 	struct mw_approvals_config approvals_cfg;
 	struct mw_webhook *webhook;
@@ -101,6 +104,11 @@ int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *use
 int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **ret,
 			    struct mw_diag *diag);
 int daemon_inspect_env_start(struct mw_inspect_env *e);
+/* The masker from "masking" and "journal"."mask", with the host key (see inspect_env.c);
+ * text/len: the config's raw text for diagnostics (may be NULL). */
+struct mw_masker;
+int daemon_masker_load(const struct mw_config *c, const char *text, size_t len,
+		       struct mw_masker **ret, struct mw_diag *diag);
 void daemon_inspect_env_stop(struct mw_inspect_env *e);
 
 /* approval_ops.c: just-in-time approvals in the running agent */

@@ -7,6 +7,7 @@
 #include "inspect_hold.h"
 #include "inspect_priv.h"
 #include "inspect_tools.h"
+#include "mask.h"
 #include "oidc.h"
 #include "util.h"
 
@@ -34,6 +35,8 @@ struct mw_inspect_env *inspect_env_unref(struct mw_inspect_env *e)
 	policy_unref(e->policy);
 	oidc_free(e->oidc);
 	tool_tables_free(e->tools);
+	mask_free(e->masker);
+	inspect_pairs_free(e->pairs);
 	free(e->justification_arg);
 	free(e);
 	return NULL;
@@ -134,6 +137,8 @@ struct mw_inspect *inspect_free(struct mw_inspect *in)
 		inspect_slot_free(s);
 	}
 	token_clear(in);
+	free(in->hdr_method);
+	free(in->hdr_name);
 	inspect_resp_clear(in);
 	http1_parser_free(in->req);
 	http1_parser_free(in->resp);
@@ -542,6 +547,15 @@ static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 			jwt_claims_free(claims);
 			return reply_http_error(in, 400, perr.text, to_client);
 		}
+		if (mcp_check_headers(body, in->hdr_method, in->hdr_name) < 0) {
+			static const char hdr[] = "the Mcp-Method or Mcp-Name header does not "
+						  "match the body";
+
+			report(in, claims, body->msgs[0].method, body->msgs[0].tool, "malformed",
+			       NULL, hdr);
+			jwt_claims_free(claims);
+			return reply_http_error(in, 400, hdr, to_client);
+		}
 		inspect_fill_request(in, claims, &req);
 		for (size_t i = 0; i < body->n; i++) {
 			const struct mcp_message *m = &body->msgs[i];
@@ -659,6 +673,7 @@ static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 				 in->cur_method ? in->cur_method : "");
 			snprintf(s->tool, sizeof(s->tool), "%s", in->cur_tool ? in->cur_tool : "");
 			snprintf(s->session, sizeof(s->session), "%s", in->session);
+			inspect_pairs_note(in, s, body, mask);
 		}
 	}
 	jwt_claims_free(claims);
@@ -698,6 +713,12 @@ static void head_copy(struct mw_inspect *in)
 	f = http1_find(h->headers, h->n_headers, "mcp-session-id", NULL);
 	if (f && f->value.len < sizeof(in->session))
 		snprintf(in->session, sizeof(in->session), "%.*s", (int)f->value.len, f->value.p);
+	free(in->hdr_method);
+	free(in->hdr_name);
+	f = http1_find(h->headers, h->n_headers, "mcp-method", NULL);
+	in->hdr_method = f ? strndup(f->value.p, f->value.len) : NULL;
+	f = http1_find(h->headers, h->n_headers, "mcp-name", NULL);
+	in->hdr_name = f ? strndup(f->value.p, f->value.len) : NULL;
 }
 
 int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,

@@ -41,11 +41,26 @@
  *   A message that may hold a request but cannot be read as JSON-RPC is dropped the same
  *   way (fail closed); server notifications and responses are not subject to policy.
  * - tools/list results are filtered (inspect_tools.h) in the same place.
- * - Masking plugs in at server_message_mask(), with the profile of the rule that allowed
- *   the request (struct slot .mask) or, for a server-to-client request, its own decision's.
+ * - Masking (mask.h): a response is masked with the profile of the rule that allowed its
+ *   request (struct slot .mask for the request on this connection; the pairing table for
+ *   a response on the standing GET stream or a resumed stream, whose request came on
+ *   another connection); a server-to-client request with its own decision's profile.  A
+ *   response on a GET stream whose request is unknown (forgotten, or never seen), and
+ *   notifications on a GET stream, are masked with the journal's profile
+ *   (mask_journal_profile(): what the operator lets reach an archive, by default every
+ *   built-in detector) once any rule names a profile: the strictest choice that needs no
+ *   guess about who asked.  Each masked message is reported once (decision "masked",
+ *   summary and JSON paths, never a value) and its payload record carries the summary.
+ *   A message that cannot be masked (too large, too deep, a pattern over its limit) is
+ *   never forwarded: a response becomes a JSON-RPC error (-32603, "the reply could not be
+ *   masked") with the same id in the same framing, anything else is dropped like a denied
+ *   request; reported as "deny" by "(masking failed)".  A body or event that is not
+ *   JSON-RPC while a profile applies is masked as text (mask_text()) or, failing that,
+ *   dropped.
  * Fast path: a message with no masking profile, not answering tools/list and without the
  * text of a JSON-RPC request ("method" or a \u escape) is not parsed; unchanged messages are
- * never re-serialised.
+ * never re-serialised.  POST responses without a profile are not parsed either (their
+ * requests' pairing entries are then forgotten by age, not by answer).
  *
  * Pure apart from the clock: bytes in, bytes out, decisions reported through a callback. */
 #pragma once
@@ -57,6 +72,9 @@
 #include "policy.h"
 
 struct mw_oidc;
+struct mw_masker;
+struct mw_inspect_pairs;
+struct mcp_message;
 
 /* What the agent decides with: shared by all flows, replaced as a whole on reload (flows
  * keep the one they started with). */
@@ -70,6 +88,10 @@ struct mw_inspect_env {
 	void *refresher;
 	/* tool definitions seen per server (host:port), for rug-pull detection */
 	struct mw_tool_tables *tools;
+	/* masking (inspect_env_set_masker()): the profiles rules name, and the table pairing
+	 * responses with their requests across connections; both NULL without masking */
+	struct mw_masker *masker;	/* owned */
+	struct mw_inspect_pairs *pairs; /* owned; only when a rule names a profile */
 	/* just-in-time approvals (inspect_hold.h): the agent's registry (not owned; NULL: a
 	 * review is answered -32010), how long a connection is held (0: until the approval
 	 * expires), the argument that carries a justification (owned, may be NULL), and how a
@@ -79,6 +101,34 @@ struct mw_inspect_env {
 	char *justification_arg;
 	void (*wake)(void *userdata);
 };
+
+/* Give e its masker (owned from now on, also on error).  When a rule of e's policy names a
+ * profile, every profile named must exist (-ENOENT, *ret_rule: the first rule naming an
+ * unknown one) and the pairing table is created. */
+int inspect_env_set_masker(struct mw_inspect_env *e, struct mw_masker *m, size_t *ret_rule);
+
+/* --- Pairing across connections (inspect_pairs.c) ---------------------------------------
+ * A response may reach the client on another connection than its request (the standing GET
+ * stream, a stream resumed with Last-Event-ID): the checkpoint remembers each forwarded
+ * request's masking profile per session (key: the Mcp-Session-Id, or without one, as mcp.h
+ * recommends for 2026-07-28, "cgroup|host:port|sub") and finds it again by id.  At most
+ * MW_INSPECT_PAIR_SESSIONS sessions (the least recently used is forgotten) of at most
+ * MW_INSPECT_PAIR_PENDING outstanding requests each (the oldest is forgotten).  A forgotten
+ * request's response is masked as an unpaired one (inspect.h top).  Thread-safe. */
+#define MW_INSPECT_PAIR_SESSIONS 1024
+#define MW_INSPECT_PAIR_PENDING 256
+#define MW_INSPECT_PAIR_KEY 320
+
+int inspect_pairs_new(size_t max_sessions, struct mw_inspect_pairs **ret);
+struct mw_inspect_pairs *inspect_pairs_free(struct mw_inspect_pairs *t);
+/* Remember request m (a client request with an id) under key, with the profile name that
+ * masks its response (NULL: none; borrowed, must outlive the table). */
+int inspect_pairs_add(struct mw_inspect_pairs *t, const char *key, const struct mcp_message *m,
+		      const char *profile);
+/* Pair response m: 0 and *ret_profile (NULL: its request asked for none), -ENOENT when no
+ * request is known under that id. */
+int inspect_pairs_match(struct mw_inspect_pairs *t, const char *key, const struct mcp_message *m,
+			const char **ret_profile);
 
 struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e);
 struct mw_inspect_env *inspect_env_unref(struct mw_inspect_env *e);
@@ -103,6 +153,9 @@ struct mw_inspect_event {
 	const char *reason;
 	const char *session; /* Mcp-Session-Id of the request, "" without one */
 	const char *masked;  /* masking summary ("credit_card=2 email=1"), "" when none */
+	/* decision "masked": a response (or event) was masked, with the JSON pointers of
+	 * the values masked (space-separated; never a value), "" otherwise */
+	const char *masked_paths;
 	/* approval events of a held call (inspect_hold.h): the approval's id and "new",
 	 * "approved", "denied", "expired" or "hold_limit" (still pending, the caller got
 	 * -32012); "" for other decisions */

@@ -7,7 +7,9 @@
 
 #include "daemon.h"
 #include "inspect.h"
+#include "jsonpos.h"
 #include "log.h"
+#include "mask.h"
 #include "oidc.h"
 
 /* The raw text again, for line:column in diagnostics (config.c keeps only the tree). */
@@ -33,9 +35,110 @@ static char *read_text(const char *path, size_t *ret_len)
 	return buf;
 }
 
+int inspect_env_set_masker(struct mw_inspect_env *e, struct mw_masker *m, size_t *ret_rule)
+{
+	bool named = false;
+
+	e->masker = mask_free(e->masker);
+	e->masker = m;
+	for (size_t i = 0; i < policy_n_rules(e->policy); i++) {
+		const char *name = policy_rule_mask(e->policy, i);
+
+		if (!name)
+			continue;
+		if (!m || !mask_profile(m, name)) {
+			*ret_rule = i;
+			return -ENOENT;
+		}
+		named = true;
+	}
+	if (!named || e->pairs)
+		return 0;
+	return inspect_pairs_new(0, &e->pairs);
+}
+
+/* The host key for the keyed-hash style.  Read (or created) while the configuration is
+ * loaded; kept in memory by path, because a reload runs after the agent dropped its
+ * privileges and may no longer open a file it created as root.  Returns 0 with the key,
+ * -errno when there is none (a hash style is then refused by mask_from_json(), and the
+ * journal's default profile falls back to "full"). */
+static struct {
+	char path[4096];
+	uint8_t key[MW_MASK_KEY_SIZE];
+	bool have;
+} key_cache;
+
+static int host_key_get(const struct mw_config *c, json_t *masking, uint8_t key[MW_MASK_KEY_SIZE])
+{
+	const char *file = masking ? mask_key_file(masking) : NULL;
+	char path[4096];
+	int r;
+
+	snprintf(path, sizeof(path), "%s", file ? file : "");
+	if (!file && snprintf(path, sizeof(path), "%s/mask.key", c->state_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	/* the default place: state_dir, made here as start-up would make it (0750) */
+	if (!file && mkdir(c->state_dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	if (key_cache.have && strcmp(key_cache.path, path) == 0) {
+		memcpy(key, key_cache.key, MW_MASK_KEY_SIZE);
+		return 0;
+	}
+	r = mask_key_load(path, key);
+	if (r < 0)
+		return r;
+	snprintf(key_cache.path, sizeof(key_cache.path), "%s", path);
+	memcpy(key_cache.key, key, MW_MASK_KEY_SIZE);
+	key_cache.have = true;
+	return 0;
+}
+
+int daemon_masker_load(const struct mw_config *c, const char *text, size_t len,
+		       struct mw_masker **ret, struct mw_diag *diag)
+{
+	json_t *masking = json_object_get(c->root, "masking");
+	json_t *jmask = json_object_get(json_object_get(c->root, "journal"), "mask");
+	_cleanup_free_ char *own = NULL;
+	uint8_t key[MW_MASK_KEY_SIZE];
+	int r, k;
+
+	if (!text && c->path[0])
+		text = own = read_text(c->path, &len);
+	k = host_key_get(c, masking, key);
+	if (k < 0 && masking && mask_key_file(masking))
+		/* a key file named but unusable: say so rather than refuse a later "hash" */
+		return mw_diag_set(diag, k, c->path, 0, 0, "masking.key_file",
+				   "cannot use the host key '%s': %s", mask_key_file(masking),
+				   strerror(-k));
+	r = mask_from_json(masking, jmask, c->path, text, len, k < 0 ? NULL : key,
+			   k < 0 ? 0 : MW_MASK_KEY_SIZE, ret, diag);
+	explicit_bzero(key, sizeof(key));
+	return r;
+}
+
+/* A rule naming a profile that "masking" does not define: file:line:column of its "mask". */
+static int unknown_profile(struct mw_inspect_env *e, const char *file,
+			   const char *text, size_t len, bool inline_policy, size_t rule,
+			   struct mw_diag *diag)
+{
+	struct mw_jsonpos pos = {};
+	char ptr[128], key[96];
+
+	snprintf(ptr, sizeof(ptr), "%s/rules/%zu/mask", inline_policy ? "/policy" : "", rule);
+	snprintf(key, sizeof(key), "%srules[%zu].mask", inline_policy ? "policy." : "", rule);
+	if (text)
+		jsonpos_find(text, len, ptr, &pos);
+	return mw_diag_set(diag, -EINVAL, file, pos.line, pos.column, key,
+			   "rule '%s' names the masking profile '%s', which \"masking.profiles\" "
+			   "does not define",
+			   policy_rule_name(e->policy, rule), policy_rule_mask(e->policy, rule));
+}
+
 int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **ret,
 			    struct mw_diag *diag)
 {
+	struct mw_masker *masker = NULL;
+	size_t bad_rule = 0;
 	_cleanup_free_ char *text = NULL, *ptext = NULL;
 	json_t *policy = json_object_get(c->root, "policy");
 	json_t *identity = json_object_get(c->root, "identity");
@@ -77,6 +180,17 @@ int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **r
 			goto fail;
 		e->require_token = oidc_require_token(e->oidc);
 	}
+	r = daemon_masker_load(c, text, len, &masker, diag);
+	if (r < 0)
+		goto fail;
+	r = inspect_env_set_masker(e, masker, &bad_rule);
+	if (r == -ENOENT)
+		r = json_is_string(policy)
+			    ? unknown_profile(e, json_string_value(policy), ptext, plen,
+					      false, bad_rule, diag)
+			    : unknown_profile(e, c->path, text, len, true, bad_rule, diag);
+	if (r < 0)
+		goto fail;
 	*ret = e;
 	return 0;
 fail:

@@ -26,6 +26,8 @@ struct slot {
 				       * (borrowed from the flow's policy, which it keeps) */
 	char method[64], tool[128];   /* the (first) request's, "" when none */
 	char session[INSPECT_SMALL_FIELD];
+	bool get_stream;		  /* a GET: its stream may carry other requests' responses */
+	char pair_key[MW_INSPECT_PAIR_KEY]; /* its session in env->pairs, "" without pairing */
 	struct mw_hold *hold; /* held for an approval: neither forwarded nor answered */
 };
 
@@ -69,6 +71,8 @@ struct mw_inspect {
 	char *token; /* Bearer token, wiped on free */
 	bool token_present;
 	char accept[INSPECT_SMALL_FIELD], session[INSPECT_SMALL_FIELD];
+	/* Mcp-Method / Mcp-Name (2026-07-28), checked against the body; NULL: not sent */
+	char *hdr_method, *hdr_name;
 	/* the request being decided, for payload records of the agent's own replies */
 	const char *cur_method, *cur_tool;
 	struct slot *first, *last;
@@ -91,3 +95,7 @@ void inspect_record(struct mw_inspect *in, const struct mw_inspect_record *rec);
 
 /* inspect_resp.c */
 void inspect_resp_clear(struct mw_inspect *in);
+/* A request body was forwarded: remember its requests for pairing (with mask, the profile
+ * its response gets) and set s's pairing fields.  No-op without a pairing table. */
+void inspect_pairs_note(struct mw_inspect *in, struct slot *s, const struct mcp_body *body,
+			const char *mask);

@@ -4,6 +4,7 @@
 
 #include "inspect_priv.h"
 #include "inspect_tools.h"
+#include "mask.h"
 #include "util.h"
 
 enum verdict {
@@ -69,17 +70,130 @@ static bool may_hold_request(const char *p, size_t len)
 	return false;
 }
 
-/* MASKING HOOK.  Masking plugs in here: mask msg (a message of the parsed body, edited in
- * place) with the named profile (never NULL here), e.g.
- *	mask_message(profile_lookup(in->env, profile), msg->json, &summary)
- * and return 1 when it changed something (the body is then re-serialised), 0 when not,
- * -errno on failure (the message is then not forwarded).  The summary goes to the decision
- * event and the payload record's "masked" field.  Until masking exists, nothing changes. */
-static int server_message_mask(struct mw_inspect *in, struct mcp_message *msg, const char *profile)
+/* --- masking ---------------------------------------------------------------------------- */
+
+/* The profile a rule names (NULL: none).  -ENOENT: named but unknown (the configuration
+ * checks every rule's profile; a masker missing here fails closed). */
+static int profile_get(const struct mw_inspect *in, const char *name,
+		       const struct mw_mask_profile **ret)
 {
-	(void)in;
-	(void)msg;
-	(void)profile;
+	*ret = NULL;
+	if (!name)
+		return 0;
+	*ret = in->env->masker ? mask_profile(in->env->masker, name) : NULL;
+	return *ret ? 0 : -ENOENT;
+}
+
+/* Mask msg (edited in place) with p: 1 when it changed, 0 when not, -errno on failure (the
+ * message is then not forwarded). */
+static int server_message_mask(struct mcp_message *msg, const struct mw_mask_profile *p,
+			       struct mw_mask_summary *sum)
+{
+	int r = mask_message(p, msg->json, sum);
+
+	return r < 0 ? r : r > 0;
+}
+
+/* A message that could not be masked: a response becomes a JSON-RPC error with its id (the
+ * client's request is answered, nothing of the result goes); 1 when rewritten, 0 when the
+ * message must be dropped (no id to answer). */
+static int server_message_unmaskable(struct mcp_message *m)
+{
+	json_t *id = json_object_get(m->json, "id");
+
+	if ((m->kind != MCP_RESULT && m->kind != MCP_ERROR) || !id)
+		return 0;
+	json_incref(id);
+	json_object_clear(m->json);
+	json_object_set_new(m->json, "jsonrpc", json_string("2.0"));
+	json_object_set_new(m->json, "id", id);
+	json_object_set_new(m->json, "error",
+			    json_pack("{s:i, s:s}", "code", MCP_ERR_INTERNAL, "message",
+				      "the reply could not be masked"));
+	return 1;
+}
+
+/* Once per masked message: the summary, never a value. */
+static void report_masked(struct mw_inspect *in, const struct slot *s, const struct mcp_message *m,
+			  const struct mw_mask_summary *sum)
+{
+	const struct mw_jwt_claims *c = s ? s->claims : NULL;
+	char groups[1024] = "", text[256], paths[MW_MASK_MAX_PATHS * MW_MASK_MAX_PATH + 8] = "";
+	struct mw_inspect_event ev;
+	size_t n = 0;
+
+	if (!in->report)
+		return;
+	for (size_t i = 0; c && i < c->n_groups && n < sizeof(groups); i++)
+		n += (size_t)snprintf(groups + n, sizeof(groups) - n, "%s%s", i ? "," : "",
+				      c->groups[i]);
+	mask_summary_format(sum, text, sizeof(text));
+	n = 0;
+	for (unsigned i = 0; i < sum->n_paths && n < sizeof(paths); i++)
+		n += (size_t)snprintf(paths + n, sizeof(paths) - n, "%s%s", i ? " " : "",
+				      sum->paths[i]);
+	if (sum->paths_truncated && n < sizeof(paths))
+		snprintf(paths + n, sizeof(paths) - n, " ...");
+	ev = (struct mw_inspect_event){
+		.sub = c ? c->sub : "",
+		.groups = groups,
+		.token_sha256 = c ? c->token_sha256 : "",
+		.method = m->method ? m->method : s ? s->method : "",
+		.tool = m->method ? "" : s ? s->tool : "",
+		.decision = "masked",
+		.rule = "",
+		.reason = "",
+		.session = in->r.session,
+		.masked = text,
+		.masked_paths = paths,
+	};
+	in->report(in->userdata, &ev);
+}
+
+/* Pairing: where s's stream finds its requests ("" none). */
+static const char *pair_key(const struct mw_inspect *in, const struct slot *s)
+{
+	return s ? s->pair_key : in->r.session;
+}
+
+void inspect_pairs_note(struct mw_inspect *in, struct slot *s, const struct mcp_body *body,
+			const char *mask)
+{
+	const char *sub = s->claims ? s->claims->sub : "-";
+
+	if (!in->env->pairs)
+		return;
+	s->get_stream = in->method == HTTP1_M_GET;
+	if (s->session[0])
+		snprintf(s->pair_key, sizeof(s->pair_key), "%s", s->session);
+	else /* no session (2026-07-28): workload, target and subject, as mcp.h recommends */
+		snprintf(s->pair_key, sizeof(s->pair_key), "%s|%s|%s",
+			 in->flow.cgroup ? in->flow.cgroup : "", in->server, sub);
+	for (size_t i = 0; body && i < body->n; i++)
+		if (body->msgs[i].kind == MCP_REQUEST && body->msgs[i].id.type != MCP_ID_NONE &&
+		    body->msgs[i].id.type != MCP_ID_NULL)
+			inspect_pairs_add(in->env->pairs, s->pair_key, &body->msgs[i], mask);
+}
+
+/* The profile a message from the server is masked with (NULL: none).  *ret_name: for
+ * reports.  s: the request this stream answers (NULL: unknown). */
+static int message_profile(struct mw_inspect *in, const struct slot *s, const struct mcp_message *m,
+			   const char *s2c_mask, const struct mw_mask_profile **ret)
+{
+	bool stream = !s || s->get_stream; /* may carry what others asked */
+	const char *name;
+
+	if (m->kind == MCP_REQUEST)
+		return profile_get(in, s2c_mask, ret);
+	if (!in->env->pairs)
+		return profile_get(in, s ? s->mask : NULL, ret);
+	if ((m->kind == MCP_RESULT || m->kind == MCP_ERROR) &&
+	    inspect_pairs_match(in->env->pairs, pair_key(in, s), m, &name) == 0)
+		return profile_get(in, name, ret);
+	if (!stream)
+		return profile_get(in, s->mask, ret);
+	/* a GET stream: a response whose request is unknown here, or a notification */
+	*ret = mask_journal_profile(in->env->masker);
 	return 0;
 }
 
@@ -109,27 +223,51 @@ static bool s2c_allowed(struct mw_inspect *in, const struct slot *s, const struc
 	return false;
 }
 
+/* A body or event that is not JSON-RPC (an error page, a gateway's own JSON) while a profile
+ * applies: masked as text (mask_text() keeps JSON as JSON); dropped when it cannot be. */
+static int server_text_mask(struct mw_inspect *in, const struct slot *s, const char *data,
+			    size_t len, char **ret_new, size_t *ret_len, struct mw_mask_summary *sum)
+{
+	const struct mw_mask_profile *p = NULL;
+	int r = s && s->mask && !s->get_stream ? profile_get(in, s->mask, &p) : 0;
+
+	if (r == 0 && !p)
+		p = mask_journal_profile(in->env->masker);
+	if (r == 0 && p)
+		r = mask_text(p, data, len, ret_new, ret_len, sum);
+	if (r < 0) {
+		inspect_report(in, s ? s->claims : NULL, in->r.session, s ? s->method : NULL,
+			       s ? s->tool : NULL, "deny", "(masking failed)",
+			       "the reply could not be masked");
+		return MSG_DROP;
+	}
+	return r > 0 ? MSG_REPLACE : MSG_KEEP;
+}
+
 /* Every JSON-RPC message (body) the server sends the client: keep, rewrite or drop it.
  * s is the forwarded request it answers (NULL: none known).  On MSG_REPLACE *ret_new is
- * malloc'd. */
+ * malloc'd.  *sum gets what was masked. */
 static int server_message(struct mw_inspect *in, const struct slot *s, const char *data, size_t len,
-			  char **ret_new, size_t *ret_len)
+			  char **ret_new, size_t *ret_len, struct mw_mask_summary *sum)
 {
 	_cleanup_(mcp_body_freep) struct mcp_body *b = NULL;
 	bool suspect = may_hold_request(data, len), tools = s && s->tools_list;
+	bool pair = in->env->pairs && (!s || s->get_stream);
 	bool changed = false, dropped = false, denied[MCP_MAX_BATCH_DEFAULT] = {};
 	struct mcp_parse_error perr;
 	int r;
 
 	/* fast path: nothing to decide, filter or mask */
-	if (!suspect && !tools && !(s && s->mask))
+	if (!suspect && !tools && !(s && s->mask) && !pair)
 		return MSG_KEEP;
 	r = mcp_parse(data, len, MCP_FROM_SERVER, NULL, &b, &perr);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		if (!suspect)
+		if (!suspect && !pair && !(s && s->mask))
 			return MSG_KEEP; /* not JSON-RPC, and no request in it: not ours */
+		if (!suspect) /* not JSON-RPC, but a profile applies: masked as text */
+			return server_text_mask(in, s, data, len, ret_new, ret_len, sum);
 		inspect_report(in, s ? s->claims : NULL, in->r.session, NULL, NULL, "malformed",
 			       NULL, "an unreadable message from the server was not forwarded");
 		return MSG_DROP;
@@ -145,17 +283,34 @@ static int server_message(struct mw_inspect *in, const struct slot *s, const cha
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		struct mcp_message *m = &b->msgs[i];
-		const char *profile = s ? s->mask : NULL;
+		const struct mw_mask_profile *p = NULL;
+		const char *s2c_mask = NULL;
+		struct mw_mask_summary one = {};
 
-		if (m->kind == MCP_REQUEST && !s2c_allowed(in, s, m, &profile)) {
+		if (m->kind == MCP_REQUEST && !s2c_allowed(in, s, m, &s2c_mask)) {
 			denied[i] = dropped = true;
 			continue;
 		}
-		if (profile) {
-			r = server_message_mask(in, m, profile);
-			if (r < 0)
-				return r;
-			changed |= r > 0;
+		r = message_profile(in, s, m, s2c_mask, &p);
+		if (r == 0 && p)
+			r = server_message_mask(m, p, &one);
+		if (r < 0) {
+			inspect_report(in, s ? s->claims : NULL, in->r.session,
+				       m->method ? m->method : s ? s->method : NULL,
+				       m->method ? NULL : s ? s->tool : NULL, "deny",
+				       "(masking failed)",
+				       r == -EFBIG   ? "the reply is too large to mask"
+				       : r == -ELOOP ? "the reply is nested too deeply to mask"
+						     : "the reply could not be masked");
+			if (server_message_unmaskable(m) == 0)
+				denied[i] = dropped = true;
+			changed = true;
+			continue;
+		}
+		if (r > 0) {
+			report_masked(in, s, m, &one);
+			mask_summary_merge(sum, &one);
+			changed = true;
 		}
 	}
 	for (size_t i = b->n; b->batch && i-- > 0;)
@@ -170,8 +325,11 @@ static int server_message(struct mw_inspect *in, const struct slot *s, const cha
 }
 
 /* A forwarded payload, recorded before it is queued. */
-static void record_out(struct mw_inspect *in, const struct slot *s, const char *p, size_t len)
+static void record_out(struct mw_inspect *in, const struct slot *s, const char *p, size_t len,
+		       const struct mw_mask_summary *sum)
 {
+	char masked[256];
+
 	struct mw_inspect_record rec = {
 		.to_client = true,
 		.session = in->r.session,
@@ -180,9 +338,10 @@ static void record_out(struct mw_inspect *in, const struct slot *s, const char *
 		.status = in->r.status,
 		.payload = (const uint8_t *)p,
 		.len = len,
-		.masked = "",
+		.masked = masked,
 	};
 
+	mask_summary_format(sum, masked, sizeof(masked));
 	if (in->record)
 		inspect_record(in, &rec);
 }
@@ -291,6 +450,7 @@ static int sse_out(struct mw_inspect *in, const void *p, size_t len, bool crlf_f
 static int sse_block(struct mw_inspect *in, const struct sse_event *ev, struct mw_bytes *to_client)
 {
 	_cleanup_free_ char *json = NULL, *enc = NULL;
+	struct mw_mask_summary sum = {};
 	struct sse_message m;
 	size_t len, enc_len;
 	ssize_t size;
@@ -302,11 +462,11 @@ static int sse_block(struct mw_inspect *in, const struct sse_event *ev, struct m
 
 	if (!(ev->flags & SSE_EV_DISPATCH) || !ev->msg.data_len) /* priming, comments, retry */
 		return sse_out(in, ev->raw, ev->raw_len, fix, to_client);
-	v = server_message(in, cur_slot(in), ev->msg.data, ev->msg.data_len, &json, &len);
+	v = server_message(in, cur_slot(in), ev->msg.data, ev->msg.data_len, &json, &len, &sum);
 	if (v < 0)
 		return v;
 	if (v == MSG_KEEP) {
-		record_out(in, cur_slot(in), ev->msg.data, ev->msg.data_len);
+		record_out(in, cur_slot(in), ev->msg.data, ev->msg.data_len, &sum);
 		return sse_out(in, ev->raw, ev->raw_len, fix, to_client);
 	}
 	m = ev->msg;
@@ -330,7 +490,7 @@ static int sse_block(struct mw_inspect *in, const struct sse_event *ev, struct m
 	if (r < 0)
 		return r;
 	if (v == MSG_REPLACE)
-		record_out(in, cur_slot(in), json, len);
+		record_out(in, cur_slot(in), json, len, &sum);
 	return sse_out(in, enc, enc_len, false, to_client);
 }
 
@@ -403,6 +563,7 @@ static int resp_start(struct mw_inspect *in)
 static int resp_finish(struct mw_inspect *in, struct mw_bytes *to_client)
 {
 	_cleanup_free_ char *json = NULL;
+	struct mw_mask_summary sum = {};
 	size_t len;
 	int v;
 
@@ -417,16 +578,16 @@ static int resp_finish(struct mw_inspect *in, struct mw_bytes *to_client)
 	if (in->r.mode != RESP_JSON)
 		return 0;
 	v = server_message(in, cur_slot(in), (const char *)in->r.body.data, in->r.body.len, &json,
-			   &len);
+			   &len, &sum);
 	if (v < 0)
 		return v;
 	if (v == MSG_DROP) /* it held only requests the client may not see */
 		return emit_held(in, "", 0, to_client);
 	if (v == MSG_KEEP) {
-		record_out(in, cur_slot(in), (const char *)in->r.body.data, in->r.body.len);
+		record_out(in, cur_slot(in), (const char *)in->r.body.data, in->r.body.len, &sum);
 		return emit_held(in, in->r.body.data, in->r.body.len, to_client);
 	}
-	record_out(in, cur_slot(in), json, len);
+	record_out(in, cur_slot(in), json, len, &sum);
 	return emit_held(in, json, len, to_client);
 }
 

@@ -15,6 +15,7 @@
 
 #include "journal_index.h"
 #include "journal_internal.h"
+#include "mask.h"
 
 const char *journal_mode_name(enum mw_journal_mode m)
 {
@@ -174,16 +175,25 @@ static size_t secret_field_at(const uint8_t *p, size_t n)
 	return 0;
 }
 
-const uint8_t *journal_payload_filter(struct mw_journal *j, const uint8_t *p, size_t n,
-				      size_t *ret_len, uint8_t **ret_owned)
+void journal_set_masker(struct mw_journal *j, struct mw_masker *m)
+{
+	struct mw_masker *old;
+
+	pthread_rwlock_wrlock(&j->mask_lock);
+	old = j->masker;
+	j->masker = m;
+	pthread_rwlock_unlock(&j->mask_lock);
+	mask_free(old);
+}
+
+/* Credentials in HTTP heads: "Authorization: [redacted]". */
+static const uint8_t *cut_credentials(const uint8_t *p, size_t n, size_t *ret_len,
+				      uint8_t **ret_owned)
 {
 	static const char redacted[] = " [redacted]";
 	uint8_t *out = NULL;
 	size_t o = 0, from = 0, cap = 0;
 
-	/* Payloads from the checkpoint arrive already masked by the rule that allowed them.
-	 * "journal.mask" names a profile applied here on top, once the masking module offers
-	 * a byte-level entry point; until then only credentials in HTTP heads are cut. */
 	*ret_owned = NULL;
 	*ret_len = n;
 	for (size_t i = 0; i < n; i++)
@@ -217,6 +227,41 @@ const uint8_t *journal_payload_filter(struct mw_journal *j, const uint8_t *p, si
 	*ret_owned = out;
 	*ret_len = o;
 	return out;
+}
+
+const uint8_t *journal_payload_filter(struct mw_journal *j, uint16_t flags, const uint8_t *p,
+				      size_t n, size_t *ret_len, uint8_t **ret_owned,
+				      char *ret_masked, size_t size)
+{
+	struct mw_mask_summary sum = {};
+	const uint8_t *q = cut_credentials(p, n, ret_len, ret_owned);
+	uint8_t *m = NULL;
+	size_t mlen = 0;
+	int r = 0;
+
+	if (ret_masked && size)
+		ret_masked[0] = 0;
+	if (*ret_len == 0)
+		return q; /* nothing to record (or failed closed) */
+	pthread_rwlock_rdlock(&j->mask_lock);
+	if (j->masker)
+		r = journal_mask_payload(mask_journal_profile(j->masker), flags & MW_JFLAG_RAW, q,
+					 *ret_len, &m, &mlen, &sum);
+	pthread_rwlock_unlock(&j->mask_lock);
+	if (r < 0) {
+		free(*ret_owned);
+		*ret_owned = NULL;
+		*ret_len = 0; /* fail closed: nothing unmasked reaches the journal */
+		return p;
+	}
+	if (r == 0)
+		return q;
+	free(*ret_owned);
+	*ret_owned = m;
+	*ret_len = mlen;
+	if (ret_masked && size)
+		mask_summary_format(&sum, ret_masked, size);
+	return m;
 }
 
 /* Caller holds the lock. */
@@ -305,6 +350,9 @@ int journal_append(struct mw_journal *j, const struct mw_jrec *rec, uint64_t *re
 {
 	struct mw_jrec r = *rec;
 	_cleanup_free_ uint8_t *owned = NULL;
+	_cleanup_free_ char *meta = NULL;
+	char masked[256];
+	int n;
 	const uint8_t *p;
 	size_t plen;
 	struct jq_item *it;
@@ -314,9 +362,30 @@ int journal_append(struct mw_journal *j, const struct mw_jrec *rec, uint64_t *re
 		return -E2BIG;
 	r.wall = mw_now_wall_usec();
 	r.mono = mw_now_mono_usec();
-	p = journal_payload_filter(j, r.payload, r.payload_len, &plen, &owned);
+	p = journal_payload_filter(j, r.flags, r.payload, r.payload_len, &plen, &owned, masked,
+				   sizeof(masked));
 	if (plen > MW_JOURNAL_MAX_PAYLOAD)
 		return -E2BIG;
+	if (masked[0]) {
+		/* the summary goes into the record's metadata: {"masked": "..."} added */
+		size_t ml = r.meta_len;
+		const char *mm = r.meta;
+
+		while (ml > 0 && (mm[ml - 1] == ' ' || mm[ml - 1] == '\n'))
+			ml--;
+		if (ml >= 2 && mm[0] == '{' && mm[ml - 1] == '}')
+			n = asprintf(&meta, "%.*s%s\"masked\":\"%s\"}", (int)(ml - 1), mm,
+				     ml > 2 ? "," : "", masked);
+		else
+			n = asprintf(&meta, "{\"masked\":\"%s\"}", masked);
+		if (n < 0 || (size_t)n > MW_JOURNAL_MAX_META) {
+			if (n >= 0)
+				free(TAKE_PTR(meta));
+		} else {
+			r.meta = meta;
+			r.meta_len = (uint32_t)n;
+		}
+	}
 	pthread_mutex_lock(&j->lock);
 	if (atomic_load(&j->failed) && j->cfg.mode == MW_JOURNAL_STRICT) {
 		ret = -EIO;
@@ -379,6 +448,7 @@ int journal_open(const struct mw_journal_config *c, struct mw_journal **ret,
 	j->cfg = *c;
 	j->dirfd = j->segfd = j->idxfd = j->headfd = -1;
 	pthread_mutex_init(&j->lock, NULL);
+	pthread_rwlock_init(&j->mask_lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
 	j->sessions = json_object();
 	RAND_bytes((uint8_t *)&j->instance, sizeof(j->instance));
@@ -472,6 +542,8 @@ struct mw_journal *journal_close(struct mw_journal *j)
 	json_decref(j->sessions);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
+	mask_free(j->masker);
+	pthread_rwlock_destroy(&j->mask_lock);
 	free(j);
 	return NULL;
 }

@@ -90,11 +90,21 @@ struct mw_journal_news {
 };
 void journal_poll(struct mw_journal *j, struct mw_journal_news *ret);
 
-/* The one place a masking profile applies to payloads before they are encoded
- * ("journal.mask"): returns the bytes to record, p itself when nothing changes, or a
- * malloc'd copy the caller frees (*ret_owned). */
-const uint8_t *journal_payload_filter(struct mw_journal *j, const uint8_t *p, size_t n,
-				      size_t *ret_len, uint8_t **ret_owned);
+/* The journal's masker ("journal"."mask", see mask.h; owned from now on, the previous one
+ * is freed once no append uses it).  NULL: payloads are not masked (credentials in HTTP
+ * heads are still cut). */
+struct mw_masker;
+void journal_set_masker(struct mw_journal *j, struct mw_masker *m);
+
+/* The one place payloads are filtered before they are encoded: credentials in HTTP heads
+ * are cut, then the journal's masking profile applies (journal_mask.c: JSON-RPC payloads as
+ * messages, flags & MW_JFLAG_RAW bytes as text, what cannot be masked as a digest).  Returns
+ * the bytes to record, p itself when nothing changes, or a malloc'd copy the caller frees
+ * (*ret_owned); *ret_len 0 with p: fail closed, nothing recorded.  ret_masked (may be NULL,
+ * size bytes): the summary ("credit_card=2"), "" when nothing was masked. */
+const uint8_t *journal_payload_filter(struct mw_journal *j, uint16_t flags, const uint8_t *p,
+				      size_t n, size_t *ret_len, uint8_t **ret_owned,
+				      char *ret_masked, size_t size);
 
 /* Segment file names (NNNNNNNN-YYYYmmddTHHMMSSZ.mwj) in dirfd, sorted oldest first. */
 int journal_list_segments(int dirfd, char ***ret, size_t *ret_n);

@@ -33,6 +33,9 @@ struct mw_journal {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	/* "journal.mask" (journal_set_masker()); readers hold mask_lock shared */
+	pthread_rwlock_t mask_lock;
+	struct mw_masker *masker;
 	struct jq_item *q_head, *q_tail; /* under lock */
 	size_t q_bytes;
 	uint64_t next_ticket;
@@ -73,3 +76,12 @@ void journal_segment_finish(struct mw_journal *j);
 void *journal_writer_main(void *arg);
 /* journal.c; caller holds j->lock */
 void gap_note_locked(struct mw_journal *j, const struct mw_jrec *r);
+
+/* journal_mask.c: mask one payload with the journal's profile.  raw: relayed bytes (text),
+ * else a JSON-RPC payload.  Returns 1 with *ret (malloc'd) when the payload is replaced
+ * (masked, or a digest placeholder for bytes that cannot be masked), 0 when it is recorded
+ * as it is, -ENOMEM. */
+struct mw_mask_profile;
+struct mw_mask_summary;
+int journal_mask_payload(const struct mw_mask_profile *prof, bool raw, const uint8_t *p, size_t n,
+			 uint8_t **ret, size_t *ret_len, struct mw_mask_summary *sum);

@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
+#include "mask.h"
 
 #define DRAIN_POLL_USEC 100000ULL
 #define LISTEN_BACKLOG 4096
@@ -358,6 +359,7 @@ static int start_journal(struct mw_daemon *d)
 	if (r < 0)
 		return log_error_errno(r, "Failed to watch the session journal");
 	flows_set_journal(d->flows, d->journal);
+	journal_set_masker(d->journal, TAKE_PTR(d->journal_masker));
 	if (rec.truncated_bytes || rec.abandoned || rec.damaged) {
 		log_fields_add(&lf, "MCPW_TRUNCATED", "%llu",
 			       (unsigned long long)rec.truncated_bytes);
@@ -491,6 +493,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	struct mw_flows_limits lim;
 	struct mw_capture_entry rules[MW_CAPTURE_RULES_MAX];
 	struct mw_inspect_env *env = NULL;
+	struct mw_masker *jmask = NULL;
 	struct mw_approvals_config acfg;
 	struct mw_log_fields lf = {};
 	struct mw_diag diag;
@@ -511,6 +514,13 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 		r = daemon_approvals_config(c, &acfg, &diag);
 	if (r == 0)
 		r = daemon_inspect_env_load(c, &env, &diag);
+	if (r == 0) {
+		r = daemon_masker_load(c, NULL, 0, &jmask, &diag);
+		if (r < 0) {
+			daemon_inspect_env_stop(env);
+			env = inspect_env_unref(env);
+		}
+	}
 	if (r < 0) {
 		log_fields_add(&lf, "MCPW_DECISION", "kept");
 		log_event(LOG_ERR, MW_MID_CONFIG, &lf,
@@ -528,6 +538,9 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	d->inspect_env = env;
 	daemon_approvals_apply(d, &acfg, env);
 	flows_set_inspecting(d->flows, env != NULL);
+	if (d->journal)
+		journal_set_masker(d->journal, TAKE_PTR(jmask));
+	mask_free(jmask);
 	keep_restart_only(d->config, c);
 	config_free(d->config);
 	d->config = c;
@@ -712,6 +725,8 @@ int main(int argc, char **argv)
 		snprintf(diag.file, sizeof(diag.file), "%s", d.config->path);
 	if (r == 0)
 		r = daemon_inspect_env_load(d.config, &d.inspect_env, &diag);
+	if (r == 0)
+		r = daemon_masker_load(d.config, NULL, 0, &d.journal_masker, &diag);
 	if (r < 0) {
 		log_error("Bad configuration: %s", mw_diag_format(&diag, buf, sizeof(buf)));
 		config_free(d.config);
@@ -747,6 +762,7 @@ int main(int argc, char **argv)
 	loader_free(d.loader);
 	daemon_inspect_env_stop(d.inspect_env);
 	inspect_env_unref(d.inspect_env);
+	mask_free(d.journal_masker);
 	sd_event_unref(d.event);
 	config_free(d.config);
 	return r < 0 ? 1 : d.exit_code;

@@ -290,9 +290,21 @@ static void on_decision(void *userdata, const struct mw_inspect_event *ev)
 	log_fields_add(&lf, "MCPW_TOKEN_SHA256", "%s", ev->token_sha256);
 	log_fields_add(&lf, "MCPW_METHOD", "%s", ev->method);
 	log_fields_add(&lf, "MCPW_TOOL", "%s", ev->tool);
+	if (!strcmp(ev->decision, "masked")) {
+		log_fields_add(&lf, "MCPW_MASKED", "%s", ev->masked ? ev->masked : "");
+		/* a response masked: journald only (its payload record carries the summary) */
+		log_fields_add(&lf, "MCPW_MCP_SESSION", "%s", ev->session ? ev->session : "");
+		log_fields_add(&lf, "MCPW_MASKED_PATHS", "%s",
+			       ev->masked_paths ? ev->masked_paths : "");
+		log_event(LOG_INFO, MW_MID_MASKED, &lf, "%s %s%s%s for '%s' masked: %s", f->name,
+			  ev->method[0] ? ev->method : "reply", ev->tool[0] ? " " : "", ev->tool,
+			  ev->sub[0] ? ev->sub : "(no token)", ev->masked);
+		return;
+	}
 	log_fields_add(&lf, "MCPW_DECISION", "%s", ev->decision);
 	log_fields_add(&lf, "MCPW_RULE", "%s", ev->rule);
 	log_fields_add(&lf, "MCPW_REASON", "%s", ev->reason);
+	log_fields_add(&lf, "MCPW_MASKED", "%s", ev->masked ? ev->masked : "");
 	log_event(strcmp(ev->decision, "allow") ? LOG_WARNING : LOG_INFO, MW_MID_DECISION, &lf,
 		  "%s %s%s%s by '%s': %s", f->name, ev->method[0] ? ev->method : "request",
 		  ev->tool[0] ? " " : "", ev->tool, ev->sub[0] ? ev->sub : "(no token)",

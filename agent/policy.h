@@ -142,6 +142,8 @@ static inline void policy_unrefp(struct mw_policy **p)
 
 size_t policy_n_rules(const struct mw_policy *p);
 const char *policy_rule_name(const struct mw_policy *p, size_t i);
+/* Rule i's masking profile ("mask"), NULL when it names none. */
+const char *policy_rule_mask(const struct mw_policy *p, size_t i);
 
 /* Warnings that do not stop the policy from loading (unreachable rules, no catch-all last
  * rule, review without approvers, ...), each with file:line:column and key.  Returns the

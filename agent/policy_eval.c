@@ -80,6 +80,11 @@ const char *policy_rule_name(const struct mw_policy *p, size_t i)
 	return p && i < p->n_rules ? p->rules[i].name : NULL;
 }
 
+const char *policy_rule_mask(const struct mw_policy *p, size_t i)
+{
+	return p && i < p->n_rules ? p->rules[i].mask : NULL;
+}
+
 const char *policy_action_str(enum mw_policy_action a)
 {
 	return a == MW_POLICY_ALLOW ? "allow" : a == MW_POLICY_REVIEW ? "review" : "deny";

@@ -30,6 +30,7 @@ CONNS_MAX=${CONNS_MAX:-32} # closed loop: enough requests in flight to keep a pr
 PERF=${PERF:-0}
 NICE=${NICE:-0}     # e.g. -10: the stub, nginx, the agent and the client at that niceness
 JOURNALD=${JOURNALD:-0}
+MASK=${MASK:-0}     # 1: the agent's rule masks replies with profile "pii" (every detector)
 BYPASS=${BYPASS:-0} # 1: a fourth path, the agent with "bypass": true (sockmap), run after the others
 SYSCALLS=syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl
 AGENT_CPU=${AGENT_CPU:-1} # the agent and nginx's worker; client and stub on the other CPUs
@@ -127,6 +128,8 @@ if [ "$JOURNALD" = 1 ]; then
 fi
 
 # start_mw BYPASS: (re)start the agent, "bypass": true|false, pinned to AGENT_CPU
+MASKING=""
+[ "$MASK" = 1 ] && MASKING=', "mask": "pii"'
 start_mw() {
 	[ -n "${AGENT_PID:-}" ] && t_kill "$AGENT_PID"
 	rm -rf "$T_PIN"
@@ -135,9 +138,10 @@ start_mw() {
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
   "identity": {"require_token": true, "oidc": [{"issuer": "'"$ISS"'", "audience": "'"$AUD"'",
     "typ": "at+jwt", "groups_claim": "groups", "jwks_file": "'"$K/jwks.json"'"}]},
+  "masking": {"profiles": {"pii": {}}},
   "policy": {"rules": [
     {"name": "bench may echo", "match": {"groups": ["bench"], "method": "tools/call", "tool": "echo"},
-     "action": "allow"},
+     "action": "allow"'"$MASKING"'},
     {"name": "default", "action": "deny"}]}')
 	: >"$T_DIR/agent.log"
 	if [ "$JOURNALD" = 1 ]; then

@@ -118,6 +118,6 @@ n_allow=$(j MCPW_SUB=alice MCPW_TOOL=echo MCPW_DECISION=allow | wc -l)
 out=$(rpc "$ALICE" tools/call get-sum '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"message":"smuggled"},'"$META"'}}')
 t_note "header/body disagreement answered: ${out:0:300}"
 sleep 0.3
-check_eq "Mcp-Name disagreeing with the body is refused by the agent, never forwarded (KNOWN FAILING: the checkpoint does not call mcp_check_headers())" "$n_allow" \
+check_eq "Mcp-Name disagreeing with the body is refused by the agent, never forwarded" "$n_allow" \
 	"$(j MCPW_SUB=alice MCPW_TOOL=echo MCPW_DECISION=allow | wc -l)"
 if j | grep -qF "${ALICE##*.}"; then not_ok "tokens never reach the journal"; else ok "tokens never reach the journal"; fi

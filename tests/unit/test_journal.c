@@ -18,6 +18,7 @@
 
 #include "journal.h"
 #include "journal_index.h"
+#include "mask.h"
 
 static void rec_fill(struct mw_jrec *r, uint64_t jseq, uint64_t sess, uint64_t seq,
 		     const char *meta, const char *payload)
@@ -451,13 +452,77 @@ static void test_credentials_cut(void **state)
 
 	config_for(&c, MW_JOURNAL_BEST_EFFORT);
 	assert_int_equal(journal_open(&c, &j, NULL, err, sizeof(err)), 0);
-	out = journal_payload_filter(j, (const uint8_t *)req, sizeof(req) - 1, &len, &owned);
+	out = journal_payload_filter(j, MW_JFLAG_RAW, (const uint8_t *)req, sizeof(req) - 1, &len,
+				     &owned, NULL, 0);
 	assert_non_null(owned);
 	assert_int_equal(len, sizeof(want) - 1);
 	assert_memory_equal(out, want, len);
 	free(owned);
 	/* nothing to cut: the bytes themselves */
-	out = journal_payload_filter(j, (const uint8_t *)"{\"authorization:\":1}", 20, &len, &owned);
+	out = journal_payload_filter(j, 0, (const uint8_t *)"{\"authorization:\":1}", 20, &len,
+				     &owned, NULL, 0);
+	assert_null(owned);
+	assert_int_equal(len, 20);
+	journal_close(j);
+}
+
+/* journal.mask: every payload is masked with the journal's profile (here the default:
+ * every built-in detector, "full" without a host key), JSON-RPC as messages, raw bytes as
+ * text, binary as a digest; the summary comes back for the metadata. */
+static void test_payload_masked(void **state)
+{
+	static const char rpc[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[{\"type\":"
+				  "\"text\",\"text\":\"[{\\\"card\\\":\\\"4111 1111 1111 1111\\\",\\\"n\\\":1}]\"}]}}";
+	static const char raw[] = "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nmail bob@example.com please";
+	static const uint8_t bin[] = { 0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 'x', 0x80, 0x81 };
+	struct mw_journal_config c;
+	struct mw_masker *m;
+	struct mw_journal *j;
+	struct mw_diag d;
+	char err[256], masked[128];
+	const uint8_t *out;
+	uint8_t *owned;
+	size_t len;
+
+	(void)state;
+	config_for(&c, MW_JOURNAL_BEST_EFFORT);
+	assert_int_equal(journal_open(&c, &j, NULL, err, sizeof(err)), 0);
+	assert_int_equal(mask_from_json(NULL, NULL, "t.json", NULL, 0, NULL, 0, &m, &d), 0);
+	journal_set_masker(j, m);
+
+	out = journal_payload_filter(j, 0, (const uint8_t *)rpc, sizeof(rpc) - 1, &len, &owned,
+				     masked, sizeof(masked));
+	assert_non_null(owned);
+	assert_string_equal(masked, "credit_card=1");
+	assert_null(memmem(out, len, "4111", 4));
+	assert_non_null(memmem(out, len, "[MASKED:credit_card]", 20));
+	assert_non_null(memmem(out, len, "\"id\":7", 6));
+	free(owned);
+
+	out = journal_payload_filter(j, MW_JFLAG_RAW, (const uint8_t *)raw, sizeof(raw) - 1, &len,
+				     &owned, masked, sizeof(masked));
+	assert_non_null(owned);
+	assert_string_equal(masked, "email=1");
+	assert_null(memmem(out, len, "bob@", 4));
+	assert_non_null(memmem(out, len, "HTTP/1.1 200 OK", 15));
+	free(owned);
+
+	/* a UTF-8 character cut by a read at either end is fine; binary is a digest */
+	out = journal_payload_filter(j, MW_JFLAG_RAW, (const uint8_t *)"\xa9 ok \xc3", 6, &len, &owned,
+				     masked, sizeof(masked));
+	assert_null(owned);
+	assert_int_equal(len, 6);
+	out = journal_payload_filter(j, MW_JFLAG_RAW, bin, sizeof(bin), &len, &owned, masked,
+				     sizeof(masked));
+	assert_non_null(owned);
+	assert_true(len > 40);
+	assert_memory_equal(out, "[unmasked binary payload: 9 bytes, sha256 ", 42);
+	assert_string_equal(masked, "");
+	free(owned);
+
+	/* nothing sensitive: the bytes themselves */
+	out = journal_payload_filter(j, 0, (const uint8_t *)"{\"id\":1,\"result\":{}}", 20, &len,
+				     &owned, masked, sizeof(masked));
 	assert_null(owned);
 	assert_int_equal(len, 20);
 	journal_close(j);
@@ -466,6 +531,7 @@ static void test_credentials_cut(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_payload_masked),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_reader_rejects),
 		cmocka_unit_test(test_seal_and_evolve),
