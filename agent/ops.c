@@ -184,7 +184,10 @@ static void on_record(void *userdata, const struct mw_inspect_record *rec)
 
 	if (!d->journal || !f->jsession)
 		return;
-	f->jstructured = true;
+	if (rec->to_client)
+		f->jstruct_down++;
+	else
+		f->jstruct_up++;
 	m = json_pack("{s:s, s:s, s:s}", "mcp_session", rec->session, "method", rec->method,
 		      "tool", rec->tool);
 	if (m && rec->status)
