@@ -96,5 +96,13 @@ void journal_poll(struct mw_journal *j, struct mw_journal_news *ret);
 const uint8_t *journal_payload_filter(struct mw_journal *j, const uint8_t *p, size_t n,
 				      size_t *ret_len, uint8_t **ret_owned);
 
+/* A reload: the settings that are safe to change while running (max_file_size,
+ * rotate_interval, retention, max_total_size, seal_interval, flush_interval, queue_max) are
+ * taken by the writer at its next wake-up, and retention is applied once then.  Keys that
+ * differ but need a restart (dir, mode, group, mask) are named, comma-separated, in
+ * restart (empty when none); they keep their running values. */
+void journal_reconfigure(struct mw_journal *j, const struct mw_journal_config *c, char *restart,
+			 size_t restart_len);
+
 /* Segment file names (NNNNNNNN-YYYYmmddTHHMMSSZ.mwj) in dirfd, sorted oldest first. */
 int journal_list_segments(int dirfd, char ***ret, size_t *ret_n);

@@ -42,6 +42,8 @@ struct mw_journal {
 	bool stop, failure_reported;
 	int failed_err;
 	char failed_what[160];
+	struct mw_journal_config cfg_next; /* a reload's settings, taken by the writer */
+	bool cfg_pending;
 	_Atomic uint64_t durable;
 	_Atomic int failed;
 

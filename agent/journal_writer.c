@@ -628,7 +628,7 @@ void *journal_writer_main(void *arg)
 		struct jq_item *list;
 		struct timespec ts;
 		uint64_t now_mono;
-		bool stop, seal_now;
+		bool stop, seal_now, reload;
 
 		pthread_mutex_lock(&j->lock);
 		if (!j->q_head && !j->stop) {
@@ -637,6 +637,17 @@ void *journal_writer_main(void *arg)
 			pthread_cond_timedwait(&j->cond, &j->lock, &ts);
 		}
 		stop = j->stop;
+		reload = j->cfg_pending;
+		if (reload) { /* the safe settings only: journal_reconfigure() kept the rest */
+			j->cfg.max_file_size = j->cfg_next.max_file_size;
+			j->cfg.rotate_interval = j->cfg_next.rotate_interval;
+			j->cfg.retention = j->cfg_next.retention;
+			j->cfg.max_total_size = j->cfg_next.max_total_size;
+			j->cfg.seal_interval = j->cfg_next.seal_interval;
+			j->cfg.flush_interval = j->cfg_next.flush_interval;
+			j->cfg.queue_max = j->cfg_next.queue_max; /* read under the lock */
+			j->cfg_pending = false;
+		}
 		if (j->cfg.mode == MW_JOURNAL_BEST_EFFORT && j->q_head && !stop &&
 		    j->cfg.flush_interval) {
 			/* the bounded window: gather a batch, then write it */
@@ -654,6 +665,8 @@ void *journal_writer_main(void *arg)
 				      (j->cfg.rotate_interval &&
 				       now_mono - j->seg_created_mono >= j->cfg.rotate_interval)))
 			rotate(j);
+		else if (reload && j->segfd >= 0)
+			retention_apply(j);
 		seal_now = stop || now_mono - j->last_seal_mono >= j->cfg.seal_interval;
 		if (j->segfd >= 0 && (list || (seal_now && j->since_seal))) {
 			if (batch_write(j, list, seal_now) < 0 &&

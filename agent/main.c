@@ -524,6 +524,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	d->inspect_env = env;
 	flows_set_inspecting(d->flows, env != NULL);
 	keep_restart_only(d->config, c);
+	daemon_journal_reload(d, c);
 	config_free(d->config);
 	d->config = c;
 	apply_capture(d, c);

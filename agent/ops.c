@@ -231,6 +231,34 @@ int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *use
 	return 0;
 }
 
+void daemon_journal_reload(struct mw_daemon *d, const struct mw_config *c)
+{
+	struct mw_journal_config jc;
+	struct mw_diag diag = {};
+	char restart[160], buf[1024];
+
+	if (journal_config_parse(json_object_get(c->root, "journal"), c->state_dir, &jc, &diag) <
+	    0) {
+		log_error("'journal' in the new configuration: %s; the journal keeps its "
+			  "settings",
+			  mw_diag_format(&diag, buf, sizeof(buf)));
+		return;
+	}
+	if (!d->journal) {
+		if (jc.mode != MW_JOURNAL_OFF)
+			log_warning("'journal.mode' changed: the journal starts after a restart, "
+				    "ignoring");
+		return;
+	}
+	journal_reconfigure(d->journal, &jc, restart, sizeof(restart));
+	if (restart[0])
+		log_warning("%s changed: %s after a restart, ignoring", restart,
+			    strchr(restart, ',') ? "they take effect" : "it takes effect");
+	log_info("session journal: rotation (max_file_size, rotate_interval), retention "
+		 "(retention, max_total_size), seal_interval, flush_interval and queue_max "
+		 "applied from the new configuration");
+}
+
 static void on_flow_opened(void *userdata, const struct mw_flow *f)
 {
 	struct mw_daemon *d = userdata;
