@@ -395,6 +395,13 @@ void journal_poll(struct mw_journal *j, struct mw_journal_news *ret)
 	j->dropped_reported = j->dropped_total;
 	ret->gaps = j->gaps_written - j->gaps_reported;
 	j->gaps_reported = j->gaps_written;
+	if (j->recovered) {
+		j->recovered = false;
+		ret->recovered = true;
+		ret->recovered_abandoned = j->recovered_abandoned;
+		snprintf(ret->recovered_what, sizeof(ret->recovered_what), "%s",
+			 j->recovered_what);
+	}
 	pthread_mutex_unlock(&j->lock);
 }
 

@@ -28,6 +28,7 @@
 #define MW_JOURNAL_QUEUE_DEFAULT (16ULL << 20) /* best-effort: queued bytes before dropping */
 #define MW_JOURNAL_RECORD_CHUNK (256u << 10)   /* raw bytes per record */
 #define MW_JOURNAL_ZSTD_LEVEL 3
+#define MW_JOURNAL_RETRY_USEC (10ULL * 1000000) /* strict: a failed journal retries this often */
 #define MW_JOURNAL_KEY_NAME "seal.key"
 
 enum mw_journal_mode {
@@ -75,7 +76,10 @@ uint64_t journal_session_new(struct mw_journal *j);
  * -ENOBUFS: best-effort queue full, the record is dropped and a gap will say so. */
 int journal_append(struct mw_journal *j, const struct mw_jrec *r, uint64_t *ret_ticket);
 bool journal_durable(struct mw_journal *j, uint64_t ticket);
-/* Strict mode and failed: new sessions must be refused, live ones ended. */
+/* Strict mode and failed: new sessions must be refused, live ones ended.  A failed journal
+ * tries a new segment every MW_JOURNAL_RETRY_USEC; once it is durable (with an abandoned
+ * record for every session the failure cut) the journal accepts appends again and
+ * journal_poll() says so. */
 bool journal_failed(struct mw_journal *j);
 
 /* The eventfd the writer signals after each durable batch (poll for EPOLLIN). */
@@ -87,6 +91,9 @@ struct mw_journal_news {
 	char failed_what[160];
 	uint64_t dropped; /* records dropped since the last poll (best-effort) */
 	uint64_t gaps;	  /* gap records written since the last poll */
+	bool recovered;	  /* strict: a failed journal writes again (in recovered_what) */
+	char recovered_what[160];
+	unsigned recovered_abandoned; /* sessions the failure cut, closed by abandoned records */
 };
 void journal_poll(struct mw_journal *j, struct mw_journal_news *ret);
 

@@ -398,6 +398,7 @@ int journal_segment_new(struct mw_journal *j, char *errbuf, size_t errlen)
 		r = -errno;
 		snprintf(errbuf, errlen, "creating '%s/%s': %s", j->cfg.dir, j->segname,
 			 strerror(-r));
+		j->file_seq--; /* the number goes to the segment made instead */
 		return r;
 	}
 	set_group(j, fd);
@@ -409,6 +410,7 @@ int journal_segment_new(struct mw_journal *j, char *errbuf, size_t errlen)
 			 strerror(-r));
 		close(fd);
 		unlinkat(j->dirfd, j->segname, 0);
+		j->file_seq--;
 		return r;
 	}
 	fsync(j->dirfd);
@@ -497,6 +499,8 @@ static int seal_add(struct mw_journal *j)
 
 static void fail(struct mw_journal *j, int err, const char *what)
 {
+	if (j->retrying)
+		return; /* still failed, already reported */
 	pthread_mutex_lock(&j->lock);
 	if (j->cfg.mode == MW_JOURNAL_STRICT)
 		atomic_store(&j->failed, 1);
@@ -618,6 +622,72 @@ static int rotate(struct mw_journal *j)
 	return r;
 }
 
+/* Strict mode, failed: a new segment, then an abandoned record for every session the
+ * failure cut (their flows were ended; their records past the last durable one never
+ * reached the file).  Only once that is durable does the journal accept appends again. */
+static void strict_retry(struct mw_journal *j)
+{
+	static const char meta[] = "{\"reason\":\"the session journal failed (strict mode): the "
+				   "flow was ended\"}";
+	struct jq_item *list = NULL, **tail = &list;
+	unsigned n = 0;
+	char err[256];
+	const char *k;
+	json_t *s;
+	int r;
+
+	j->retrying = true;
+	journal_segment_finish(j);
+	r = journal_segment_new(j, err, sizeof(err));
+	if (r < 0)
+		goto out;
+	json_object_foreach(j->sessions, k, s) {
+		struct jq_item *it = calloc(1, sizeof(*it) + sizeof(meta) - 1);
+		uint64_t sid;
+
+		if (!it || journal_session_parse(k, &sid) < 0) {
+			free(it);
+			continue;
+		}
+		memcpy(it->data, meta, sizeof(meta) - 1);
+		it->r = (struct mw_jrec){
+			.type = MW_JREC_ABANDONED,
+			.session = sid,
+			.flow = (uint64_t)json_integer_value(json_object_get(s, "flow")),
+			.seq = (uint64_t)json_integer_value(json_object_get(s, "last_seq")) + 1,
+			.wall = mw_now_wall_usec(),
+			.mono = mw_now_mono_usec(),
+			.meta = (const char *)it->data,
+			.meta_len = sizeof(meta) - 1,
+		};
+		*tail = it;
+		tail = &it->next;
+		n++;
+	}
+	/* an empty batch still proves the new segment takes a write and a sync */
+	r = n ? batch_write(j, list, false) : (fdatasync(j->segfd) < 0 ? -errno : 0);
+	while (list) {
+		struct jq_item *it = list;
+
+		list = it->next;
+		free(it);
+	}
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&j->lock);
+	atomic_store(&j->failed, 0);
+	j->failed_err = 0;
+	j->failure_reported = false;
+	j->recovered = true;
+	j->recovered_abandoned = n;
+	snprintf(j->recovered_what, sizeof(j->recovered_what), "'%s/%s'", j->cfg.dir,
+		 j->segname);
+	pthread_mutex_unlock(&j->lock);
+	signal_loop(j);
+out:
+	j->retrying = false;
+}
+
 void *journal_writer_main(void *arg)
 {
 	struct mw_journal *j = arg;
@@ -688,6 +758,17 @@ void *journal_writer_main(void *arg)
 		signal_loop(j);
 		if (stop)
 			break;
+		if (j->cfg.mode == MW_JOURNAL_STRICT && atomic_load(&j->failed)) {
+			now_mono = mw_now_mono_usec();
+			if (!j->retry_mono)
+				j->retry_mono = now_mono;
+			else if (now_mono - j->retry_mono >= MW_JOURNAL_RETRY_USEC) {
+				j->retry_mono = now_mono;
+				strict_retry(j);
+			}
+		} else {
+			j->retry_mono = 0;
+		}
 	}
 	free(j->raw.data);
 	free(j->frame.data);

@@ -219,6 +219,16 @@ int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *use
 				  ? "strict mode: live sessions end, new connections are refused"
 				  : "best-effort mode: traffic goes on, the loss is written as gaps");
 	}
+	if (news.recovered) {
+		struct mw_log_fields lr = {};
+
+		log_fields_add(&lr, "MCPW_JOURNAL_MODE", "%s",
+			       journal_mode_name(journal_mode(d->journal)));
+		log_event(LOG_NOTICE, MW_MID_JOURNAL_RECOVERED, &lr,
+			  "session journal recovered: writing to %s again, new connections are "
+			  "accepted; %u sessions cut by the failure closed by abandoned records",
+			  news.recovered_what, news.recovered_abandoned);
+	}
 	if (news.dropped) {
 		struct mw_log_fields lg = {};
 
