@@ -164,7 +164,7 @@ static void print_approval(json_t *m)
 {
 	static const char *const known[] = { "approval_id", "state", "by", "approvers", "for",
 					     "reason", "rule", "method", "tool", "mcp_session" };
-	json_t *by = json_object_get(m, "by"), *v;
+	json_t *by = json_object_get(m, "by"), *who = json_object_get(m, "approvers"), *v;
 	char *txt = NULL;
 	const char *k;
 
@@ -179,6 +179,12 @@ static void print_approval(json_t *m)
 		printf(", by %s", txt ? txt : mget(m, "by"));
 	if (mget(m, "for"))
 		printf(", for %s", mget(m, "for"));
+	if (who) {
+		char *w = json_dumps(who, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		printf(", approvers %s", w ? w : "?");
+		free(w);
+	}
 	if (mget(m, "reason"))
 		printf(": %s", mget(m, "reason"));
 	free(txt);
