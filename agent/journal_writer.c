@@ -637,10 +637,14 @@ static void strict_retry(struct mw_journal *j)
 	int r;
 
 	j->retrying = true;
-	journal_segment_finish(j);
-	r = journal_segment_new(j, err, sizeof(err));
-	if (r < 0)
-		goto out;
+	/* a segment an earlier attempt made and could not write to is tried again, not
+	 * left behind empty every MW_JOURNAL_RETRY_USEC */
+	if (j->segfd < 0 || j->seg_size > MW_JOURNAL_HEADER_SIZE) {
+		journal_segment_finish(j);
+		r = journal_segment_new(j, err, sizeof(err));
+		if (r < 0)
+			goto out;
+	}
 	json_object_foreach(j->sessions, k, s) {
 		struct jq_item *it = calloc(1, sizeof(*it) + sizeof(meta) - 1);
 		uint64_t sid;
