@@ -359,10 +359,10 @@ void journal_reconfigure(struct mw_journal *j, const struct mw_journal_config *c
 			mw_str_append(restart, restart_len, &len, len ? ", " key : key,           \
 				      strlen(len ? ", " key : key));                              \
 	} while (0)
-	RESTART_IF(strcmp(c->dir, j->cfg.dir) != 0, "journal.dir");
-	RESTART_IF(c->mode != j->cfg.mode, "journal.mode");
-	RESTART_IF(c->group != j->cfg.group, "journal.group");
-	RESTART_IF(strcmp(c->mask, j->cfg.mask) != 0, "journal.mask");
+	RESTART_IF(strcmp(c->dir, j->cfg.dir) != 0, "'journal.dir'");
+	RESTART_IF(c->mode != j->cfg.mode, "'journal.mode'");
+	RESTART_IF(c->group != j->cfg.group, "'journal.group'");
+	RESTART_IF(strcmp(c->mask, j->cfg.mask) != 0, "'journal.mask'");
 #undef RESTART_IF
 	n.max_file_size = c->max_file_size;
 	n.rotate_interval = c->rotate_interval;

@@ -5,7 +5,7 @@
  * it as one zstd frame and makes it durable with one fdatasync (group commit), then signals
  * an eventfd.  Promises: records reach the file in append order; in strict mode a ticket
  * is durable only once its record is on disk, appends never drop, and an I/O error fails
- * the journal (appends return -EIO from then on); in best-effort mode a full queue drops
+ * the journal (appends return -EIO until a retry makes a new segment durable); in best-effort mode a full queue drops
  * records and the drop is written as a gap record as soon as there is room.  Opening
  * recovers a crashed journal: a torn tail is cut at the last whole frame and sessions left
  * open get an abandoned record.  Never logs: journal_poll() tells the caller what to. */
@@ -106,8 +106,8 @@ const uint8_t *journal_payload_filter(struct mw_journal *j, const uint8_t *p, si
 /* A reload: the settings that are safe to change while running (max_file_size,
  * rotate_interval, retention, max_total_size, seal_interval, flush_interval, queue_max) are
  * taken by the writer at its next wake-up, and retention is applied once then.  Keys that
- * differ but need a restart (dir, mode, group, mask) are named, comma-separated, in
- * restart (empty when none); they keep their running values. */
+ * differ but need a restart (dir, mode, group, mask) are named, quoted and comma-separated,
+ * in restart (empty when none); they keep their running values. */
 void journal_reconfigure(struct mw_journal *j, const struct mw_journal_config *c, char *restart,
 			 size_t restart_len);
 

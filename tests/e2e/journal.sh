@@ -127,7 +127,7 @@ cp "$cfg" "$T_DIR/orig.json"
 sed -i 's/"journal": {"mode": "strict", "seal_interval": "1s"}/"journal": {"mode": "best-effort", "seal_interval": "1s", "retention": "30d", "max_file_size": "1MiB"}/' "$cfg"
 kill -HUP "$AGENT_PID"
 for _ in $(seq 20); do grep -q "applied from the new configuration" "$T_DIR/agent.log" && break; sleep 0.2; done
-check_match "reload: a journal setting needing a restart is named" "journal.mode changed: it takes effect after a restart" \
+check_match "reload: a journal setting needing a restart is named" "'journal.mode' changed: it takes effect after a restart" \
 	"$(cat "$T_DIR/agent.log")"
 check_match "reload: rotation and retention are applied" "rotation .*retention .* applied from the new configuration" \
 	"$(cat "$T_DIR/agent.log")"

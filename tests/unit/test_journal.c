@@ -472,7 +472,7 @@ static void test_reconfigure(void **state)
 	c2.mode = MW_JOURNAL_BEST_EFFORT;
 	snprintf(c2.dir, sizeof(c2.dir), "/elsewhere");
 	journal_reconfigure(j, &c2, restart, sizeof(restart));
-	assert_string_equal(restart, "journal.dir, journal.mode");
+	assert_string_equal(restart, "'journal.dir', 'journal.mode'");
 	assert_int_equal(journal_mode(j), MW_JOURNAL_STRICT);
 	journal_reconfigure(j, &c, restart, sizeof(restart));
 	assert_string_equal(restart, "");
