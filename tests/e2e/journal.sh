@@ -85,6 +85,14 @@ check_match "show: a request the checkpoint passed without a payload (the SDK's 
 check_match "show: the denial is the agent's own reply" "answering tools/call echo \(the agent's own reply\)" \
 	"$("$R" --dir "$J" show "$("$R" --dir "$J" list --user bob --decision deny --json | jq -r '.[0].session')")"
 
+# a flow the checkpoint does not read (not HTTP) is recorded raw, as relayed
+run_in "$T_CG/gw" timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/3011; printf "%s\r\n" "RAW-PROBE-0123456789-not-http-at-all" >&3; cat <&3 >/dev/null' 2>/dev/null
+sleep 0.3
+rsid=$("$R" --dir "$J" export --format jsonl | jq -r 'select(.type == "close" and .meta.proto == "other") | .session' | tail -1)
+check_match "a non-HTTP flow: its bytes recorded raw, shown as relayed" \
+	"request +to upstream, 38 bytes as relayed.*RAW-PROBE-0123456789-not-http-at-all" \
+	"$("$R" --dir "$J" show "${rsid:-none}" | tr '\n' ' ')"
+
 # what the journal holds is what the client got back: the echoed messages hash the same
 "$R" --dir "$J" export --format jsonl >"$T_DIR/export.jsonl"
 check_eq "export: one JSON object a line" 0 "$(jq -e . "$T_DIR/export.jsonl" >/dev/null; echo $?)"
