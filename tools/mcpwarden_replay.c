@@ -1,6 +1,5 @@
 /* mcpwarden_replay.c: mcpwarden-replay, the auditors' tool: list, show, play, verify,
  * export, search and keygen over the session journal (docs/journal.md). */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
