@@ -546,6 +546,7 @@ static int cmd_show(struct replay_archive *a, const char *id, double speed)
 		putchar('\n');
 		json_decref(c.arr);
 	}
+	replay_timeline_done(&c.tl);
 	free(c.sessions_shown);
 	free(v);
 	json_decref(all);

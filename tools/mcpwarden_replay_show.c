@@ -4,16 +4,36 @@
  * session, own reply) and their payload, which is one JSON-RPC body or one SSE event's data.
  * Raw records (flows the checkpoint did not read, or bytes it passed without a payload
  * record: a GET, a 202, an HTTP error) hold the bytes as relayed, cut wherever the relay's
- * reads cut them: their HTTP start line, chunk-size lines and "data:" lines are picked out
- * of each record on its own. */
+ * reads cut them: each direction of a flow is read as one HTTP/1.1 stream (agent/http1.h,
+ * bodies de-chunked, event streams through agent/sse.h), so a message spread over records
+ * is shown whole where it ends.  A stream that is not HTTP (or that the parser refuses) falls
+ * back to picking the start line, chunk-size lines and "data:" lines out of each record. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "http1.h"
+#include "inspect.h"
 #include "mcpwarden_replay.h"
+#include "sniff.h"
+#include "sse.h"
 
-#define SHOW_TEXT_MAX 600 /* characters of a result or argument list printed */
+#define SHOW_TEXT_MAX 600	      /* characters of a result or argument list printed */
+#define SHOW_BODY_MAX (1u << 20)      /* body bytes of one raw message kept to show */
+#define SHOW_STREAMS_MAX (2 * 4096u)  /* raw streams read at once (two per flow) */
+
+struct raw_stream {
+	uint64_t session;
+	uint8_t dir;
+	bool broken; /* not HTTP, or refused: the per-record fallback */
+	bool started; /* its first bytes were seen (and looked like HTTP/1.x) */
+	bool in_msg;  /* a message is being read (responses: its request is pushed) */
+	bool sse, json;
+	struct http1_parser *http;
+	struct sse_parser *events;
+	struct mw_bytes body;
+};
 
 static const char *mget(json_t *m, const char *k)
 {
@@ -129,8 +149,143 @@ static void print_raw(const struct mw_jrec *r)
 	       blen > 160 ? " ..." : "");
 }
 
+static struct raw_stream *stream_get(struct replay_timeline *t, uint64_t session, uint8_t dir)
+{
+	struct raw_stream *n;
+
+	for (size_t i = 0; i < t->n_streams; i++)
+		if (t->streams[i].session == session && t->streams[i].dir == dir)
+			return &t->streams[i];
+	if (t->n_streams >= SHOW_STREAMS_MAX)
+		return NULL;
+	n = realloc(t->streams, (t->n_streams + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	t->streams = n;
+	n = &t->streams[t->n_streams];
+	*n = (struct raw_stream){ .session = session, .dir = dir };
+	if (http1_parser_new(dir == MW_JDIR_UP ? HTTP1_REQUEST : HTTP1_RESPONSE, NULL, &n->http) < 0)
+		n->broken = true;
+	t->n_streams++;
+	return n;
+}
+
+static void header_print(const struct http1_head *h, const char *name)
+{
+	const struct http1_header *f = http1_find(h->headers, h->n_headers, name, NULL);
+
+	if (f)
+		printf("      %.*s: %.*s\n", (int)f->name.len, f->name.p,
+		       (int)(f->value.len > 200 ? 200 : f->value.len), f->value.p);
+}
+
+static int sse_show(const struct sse_event *ev, void *userdata)
+{
+	(void)userdata;
+	if ((ev->flags & SSE_EV_DISPATCH) && ev->msg.data_len)
+		print_json_text(ev->msg.data, ev->msg.data_len, "      ");
+	return 0;
+}
+
+/* A raw record's bytes through its direction's HTTP stream; false: not readable as HTTP. */
+static bool raw_http(struct replay_timeline *t, const struct mw_jrec *r)
+{
+	struct raw_stream *st = stream_get(t, r->session, r->dir);
+	const uint8_t *p = r->payload;
+	size_t n = r->payload_len;
+
+	if (!st || st->broken)
+		return false;
+	if (!st->started) { /* the agent's sniffer decides, as it did for the flow */
+		st->started = true;
+		if (r->dir == MW_JDIR_UP ? sniff_classify(p, n) != MW_PROTO_HTTP1
+					 : n < 7 || memcmp(p, "HTTP/1.", 7) != 0)
+			st->broken = true;
+		if (st->broken)
+			return false;
+	}
+	for (;;) {
+		struct http1_event ev;
+		const struct http1_head *h;
+
+		/* A response starts: the request it answers may have been recorded structured
+		 * (not in this stream), so it is taken as answering a request with a body. */
+		if (r->dir == MW_JDIR_DOWN && !st->in_msg && n) {
+			if (http1_parser_push_request(st->http, HTTP1_M_GET) < 0) {
+				st->broken = true;
+				return false;
+			}
+			st->in_msg = true;
+		}
+		if (http1_parse(st->http, p, n, &ev) < 0) {
+			st->broken = true;
+			return false;
+		}
+		p += ev.consumed;
+		n -= ev.consumed;
+		switch (ev.type) {
+		case HTTP1_EV_NONE:
+			return true;
+		case HTTP1_EV_HEAD:
+			h = http1_parser_head(st->http);
+			if (h->kind == HTTP1_REQUEST) {
+				printf("      %.*s %.*s\n", (int)h->method.len, h->method.p,
+				       (int)(h->target.len > 200 ? 200 : h->target.len), h->target.p);
+			} else {
+				printf("      HTTP %d %.*s\n", h->status,
+				       (int)(h->reason.len > 100 ? 100 : h->reason.len), h->reason.p);
+			}
+			header_print(h, "content-type");
+			header_print(h, "mcp-session-id");
+			st->sse = false;
+			st->json = false;
+			st->body.len = 0;
+			st->events = sse_parser_free(st->events);
+			{
+				const struct http1_header *ct =
+					http1_find(h->headers, h->n_headers, "content-type", NULL);
+
+				if (ct && memmem(ct->value.p, ct->value.len, "event-stream", 12))
+					st->sse = sse_parser_new(NULL, &st->events) == 0;
+				else if (ct && memmem(ct->value.p, ct->value.len, "json", 4))
+					st->json = true;
+			}
+			break;
+		case HTTP1_EV_BODY:
+			if (st->sse) {
+				if (sse_parse_all(st->events, ev.data, ev.len, sse_show, NULL) < 0)
+					st->sse = false;
+			} else if (st->json && st->body.len + ev.len <= SHOW_BODY_MAX) {
+				if (bytes_append(&st->body, ev.data, ev.len) < 0)
+					st->json = false;
+			}
+			break;
+		case HTTP1_EV_DONE:
+			st->in_msg = ev.flags & HTTP1_DONE_INTERIM; /* the final one follows */
+			if (st->json && st->body.len &&
+			    !print_json_text((const char *)st->body.data, st->body.len, "      "))
+				printf("      %zu bytes of JSON that does not parse\n", st->body.len);
+			st->body.len = 0;
+			st->json = st->sse = false;
+			break;
+		}
+	}
+}
+
+void replay_timeline_done(struct replay_timeline *t)
+{
+	for (size_t i = 0; i < t->n_streams; i++) {
+		http1_parser_free(t->streams[i].http);
+		sse_parser_free(t->streams[i].events);
+		bytes_free(&t->streams[i].body);
+	}
+	free(t->streams);
+	t->streams = NULL;
+	t->n_streams = 0;
+}
+
 /* request / response: structured (the checkpoint's payload records) or raw */
-static void print_payload_record(const struct mw_jrec *r, json_t *m)
+static void print_payload_record(struct replay_timeline *t, const struct mw_jrec *r, json_t *m)
 {
 	bool up = r->type == MW_JREC_REQUEST;
 	const char *method = mget(m, "method"), *tool = mget(m, "tool");
@@ -139,7 +294,7 @@ static void print_payload_record(const struct mw_jrec *r, json_t *m)
 	if (r->flags & MW_JFLAG_RAW) {
 		printf("%s, %u bytes as relayed\n", up ? "to upstream" : "to client",
 		       r->payload_len);
-		if (r->payload_len)
+		if (r->payload_len && !raw_http(t, r))
 			print_raw(r);
 		return;
 	}
@@ -244,7 +399,7 @@ void replay_print_record(struct replay_timeline *t, const struct mw_jrec *r)
 		break;
 	case MW_JREC_REQUEST:
 	case MW_JREC_RESPONSE:
-		print_payload_record(r, m);
+		print_payload_record(t, r, m);
 		break;
 	case MW_JREC_APPROVAL:
 		print_approval(m);

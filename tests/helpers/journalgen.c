@@ -1,7 +1,8 @@
 /* journalgen: writes a small journal through the real writer (journal_open/journal_append)
- * holding one session with the record types the agent's checkpoint has no traffic for yet in
- * tests: a call held for review, its approval events (pending, approved), then the call and
- * its result, and the close.  Usage: journalgen DIR.  Prints the session id. */
+ * holding what the e2e tests have no live traffic for: a session with a call held for review,
+ * its approval events (pending, approved), then the call and its result, and the close; and a
+ * raw HTTP session (a flow the checkpoint did not read) whose request and chunked SSE response
+ * are cut across records mid-message.  Usage: journalgen DIR.  Prints both session ids. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,7 +13,9 @@
 static int add(struct mw_journal *j, uint64_t sid, uint64_t *seq, uint8_t type, uint8_t dir,
 	       const char *meta, const char *payload)
 {
-	struct mw_jrec r = { .type = type, .dir = dir, .session = sid, .flow = 1, .seq = ++*seq,
+	struct mw_jrec r = { .type = type, .dir = dir, .session = sid, .flow = sid & 0xffff,
+			     .seq = ++*seq, .flags = type == MW_JREC_REQUEST || type == MW_JREC_RESPONSE
+							     ? (*meta ? 0 : MW_JFLAG_RAW) : 0,
 			     .meta = meta, .meta_len = (uint32_t)strlen(meta),
 			     .payload = (const uint8_t *)payload,
 			     .payload_len = payload ? (uint32_t)strlen(payload) : 0 };
@@ -70,10 +73,28 @@ int main(int argc, char **argv)
 		 "\"text\":\"DELETE 3\"}]}}");
 	r |= add(j, sid, &seq, MW_JREC_CLOSE, MW_JDIR_NONE,
 		 "{\"reason\":\"closed\",\"proto\":\"http1\",\"bytes_up\":1,\"bytes_down\":1}", NULL);
-	journal_close(j);
-	if (r)
-		return 1;
 	journal_session_name(sid, name);
 	printf("%s\n", name);
-	return 0;
+
+	/* raw HTTP, cut mid-message */
+	sid = journal_session_new(j);
+	seq = 0;
+	r |= add(j, sid, &seq, MW_JREC_OPEN, MW_JDIR_NONE,
+		 "{\"flow\":\"f2\",\"direction\":\"outbound\",\"target\":\"10.0.0.6:80\"}", NULL);
+	r |= add(j, sid, &seq, MW_JREC_REQUEST, MW_JDIR_UP, "",
+		 "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+		 "Content-Length: 99\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":");
+	r |= add(j, sid, &seq, MW_JREC_REQUEST, MW_JDIR_UP, "",
+		 "\"tools/call\",\"params\":{\"name\":\"lookup\",\"arguments\":{\"who\":\"bob\"}}}");
+	r |= add(j, sid, &seq, MW_JREC_RESPONSE, MW_JDIR_DOWN, "",
+		 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n32\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",");
+	r |= add(j, sid, &seq, MW_JREC_RESPONSE, MW_JDIR_DOWN, "",
+		 "\"id\":5,\"res\r\n21\r\nult\":{\"found\":\"bob@example\"}}\r\n\r\n\r\n0\r\n\r\n");
+	r |= add(j, sid, &seq, MW_JREC_CLOSE, MW_JDIR_NONE,
+		 "{\"reason\":\"closed\",\"proto\":\"http1\",\"bytes_up\":1,\"bytes_down\":1}", NULL);
+	journal_session_name(sid, name);
+	printf("%s\n", name);
+	journal_close(j);
+	return r ? 1 : 0;
 }
