@@ -122,8 +122,8 @@ json_t *journal_index_add(json_t *sessions, const struct mw_jrec *r, const char 
 		break;
 	case MW_JREC_APPROVAL:
 		if (meta) {
-			json_t *id = json_object_get(meta, "approval_id");
-			json_t *st = json_object_get(meta, "state");
+			json_t *id = json_object_get(meta, "approval") ?: json_object_get(meta, "approval_id");
+			json_t *st = json_object_get(meta, "event") ?: json_object_get(meta, "state");
 
 			if (json_is_string(id) && json_is_string(st)) {
 				char buf[160];

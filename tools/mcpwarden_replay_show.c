@@ -312,22 +312,28 @@ static void print_payload_record(struct replay_timeline *t, const struct mw_jrec
 		       r->payload_len > 160 ? " ..." : "");
 }
 
-/* Approval events (written by the approvals module): metadata approval_id, state
- * (pending, approved, denied, expired), and as known approvers / by, for, reason, rule,
- * method, tool.  Keys not named here are printed as they are. */
+/* Approval events (written by the approvals module): metadata approval (the id), event
+ * (new, approved, denied, expired, hold_limit), sub (the caller), method, tool, rule, reason,
+ * mcp_session; "approval_id", "state", "by", "approvers" and "for" are read too.  Keys not
+ * named here are printed as they are. */
 static void print_approval(json_t *m)
 {
-	static const char *const known[] = { "approval_id", "state", "by", "approvers", "for",
-					     "reason", "rule", "method", "tool", "mcp_session" };
+	static const char *const known[] = { "approval", "approval_id", "event", "state", "sub",
+					     "by", "approvers", "for", "reason", "rule",
+					     "method", "tool", "mcp_session" };
 	json_t *by = json_object_get(m, "by"), *who = json_object_get(m, "approvers"), *v;
 	char *txt = NULL;
 	const char *k;
 
 	if (json_is_array(by) || json_is_object(by))
 		txt = json_dumps(by, JSON_COMPACT);
-	printf("approval %s %s", mdash(m, "approval_id"), mdash(m, "state"));
+	printf("approval %s %s", mget(m, "approval") ?: mdash(m, "approval_id"),
+	       mget(m, "event") ?: mdash(m, "state"));
 	if (mget(m, "method"))
-		printf(" on %s %s", mget(m, "method"), mget(m, "tool") ?: "");
+		printf(" on %s%s%s", mget(m, "method"), mget(m, "tool") ? " " : "",
+		       mget(m, "tool") ?: "");
+	if (mget(m, "sub"))
+		printf(" asked by '%s'", mget(m, "sub"));
 	if (mget(m, "rule"))
 		printf(", rule '%s'", mget(m, "rule"));
 	if (txt || mget(m, "by"))

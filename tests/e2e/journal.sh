@@ -149,10 +149,10 @@ gen=$("$BUILD/tests/journalgen" "$GEN")
 gsid=$(head -1 <<<"$gen")
 gshow=$("$R" --dir "$GEN/journal" show "$gsid")
 check_match "show: a call held for review names its approval" "review by 'alice' .*approval 7KQ2M9XA" "$gshow"
-check_match "show: the approval pending, with its approvers" "approval +approval 7KQ2M9XA pending on tools/call query, rule .*approvers \[\"dba\"\]" "$gshow"
-check_match "show: who approved, for how long and why" "approval 7KQ2M9XA approved, by carol, for 1h: ticket OPS-12" "$gshow"
-check_eq "export: both approval events" 2 "$("$R" --dir "$GEN/journal" export --format jsonl | jq -r 'select(.type == "approval") | .meta.state' | wc -l)"
-check_eq "list --json: the session's approvals" '["7KQ2M9XA:pending","7KQ2M9XA:approved"]' \
+check_match "show: the approval asked for, by whom, under which rule" "approval +approval 7KQ2M9XA new on tools/call query asked by 'alice', rule 'destructive SQL needs a DBA'" "$gshow"
+check_match "show: the approval's decision and why" "approval 7KQ2M9XA approved on tools/call query .*: approved by carol for 1h: ticket OPS-12" "$gshow"
+check_eq "export: both approval events" 2 "$("$R" --dir "$GEN/journal" export --format jsonl | jq -r 'select(.type == "approval") | .meta.event' | wc -l)"
+check_eq "list --json: the session's approvals" '["7KQ2M9XA:new","7KQ2M9XA:approved"]' \
 	"$("$R" --dir "$GEN/journal" list --json | jq -c '.[0].approvals')"
 # a raw HTTP flow whose messages are cut across records: read as one HTTP stream each way
 rshow=$("$R" --dir "$GEN/journal" show "$(tail -1 <<<"$gen")")

@@ -1,6 +1,6 @@
 /* journalgen: writes a small journal through the real writer (journal_open/journal_append)
  * holding what the e2e tests have no live traffic for: a session with a call held for review,
- * its approval events (pending, approved), then the call and its result, and the close; and a
+ * its approval events (new, approved; the approvals module's keys), then the call and its result, and the close; and a
  * raw HTTP session (a flow the checkpoint did not read) whose request and chunked SSE response
  * are cut across records mid-message.  Usage: journalgen DIR.  Prints both session ids. */
 #include <stdio.h>
@@ -54,13 +54,15 @@ int main(int argc, char **argv)
 		 "DBA\",\"reason\":\"\",\"mcp_session\":\"s-77\",\"approval_id\":\"7KQ2M9XA\"}",
 		 NULL);
 	r |= add(j, sid, &seq, MW_JREC_APPROVAL, MW_JDIR_NONE,
-		 "{\"approval_id\":\"7KQ2M9XA\",\"state\":\"pending\",\"rule\":\"destructive SQL "
-		 "needs a DBA\",\"method\":\"tools/call\",\"tool\":\"query\","
-		 "\"approvers\":[\"dba\"],\"mcp_session\":\"s-77\"}",
+		 "{\"approval\":\"7KQ2M9XA\",\"event\":\"new\",\"sub\":\"alice\",\"rule\":"
+		 "\"destructive SQL needs a DBA\",\"method\":\"tools/call\",\"tool\":\"query\","
+		 "\"reason\":\"\",\"mcp_session\":\"s-77\"}",
 		 NULL);
 	r |= add(j, sid, &seq, MW_JREC_APPROVAL, MW_JDIR_NONE,
-		 "{\"approval_id\":\"7KQ2M9XA\",\"state\":\"approved\",\"by\":\"carol\","
-		 "\"for\":\"1h\",\"reason\":\"ticket OPS-12\",\"mcp_session\":\"s-77\"}",
+		 "{\"approval\":\"7KQ2M9XA\",\"event\":\"approved\",\"sub\":\"alice\","
+		 "\"method\":\"tools/call\",\"tool\":\"query\",\"rule\":\"destructive SQL needs a "
+		 "DBA\",\"reason\":\"approved by carol for 1h: ticket OPS-12\","
+		 "\"mcp_session\":\"s-77\"}",
 		 NULL);
 	r |= add(j, sid, &seq, MW_JREC_REQUEST, MW_JDIR_UP,
 		 "{\"mcp_session\":\"s-77\",\"method\":\"tools/call\",\"tool\":\"query\"}",

@@ -419,7 +419,7 @@ static void test_index_mcp_approvals(void **state)
 		"{\"mcp_session\":\"\",\"method\":\"initialize\",\"tool\":\"\"}",
 		"{\"mcp_session\":\"abc\",\"method\":\"initialize\",\"tool\":\"\",\"status\":200}",
 		"{\"mcp_session\":\"def\",\"method\":\"tools/call\",\"tool\":\"query\"}",
-		"{\"approval_id\":\"7KQ2M9XA\",\"state\":\"pending\",\"rule\":\"dba\"}",
+		"{\"approval\":\"7KQ2M9XA\",\"event\":\"new\",\"rule\":\"dba\"}",
 		"{\"approval_id\":\"7KQ2M9XA\",\"state\":\"approved\",\"by\":\"carol\"}",
 	};
 	static const uint8_t types[] = { MW_JREC_REQUEST, MW_JREC_RESPONSE, MW_JREC_REQUEST,
@@ -442,7 +442,7 @@ static void test_index_mcp_approvals(void **state)
 	assert_string_equal(json_string_value(json_array_get(l, 1)), "def");
 	l = json_object_get(s, "approvals");
 	assert_int_equal(json_array_size(l), 2);
-	assert_string_equal(json_string_value(json_array_get(l, 0)), "7KQ2M9XA:pending");
+	assert_string_equal(json_string_value(json_array_get(l, 0)), "7KQ2M9XA:new");
 	assert_string_equal(json_string_value(json_array_get(l, 1)), "7KQ2M9XA:approved");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(s, "tools"), 0)),
 			    "query");
