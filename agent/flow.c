@@ -114,7 +114,8 @@ static void flow_free(struct mw_flow *f)
 	sd_event_source_disable_unref(f->src_down);
 	sd_event_source_disable_unref(f->src_up);
 	sd_event_source_disable_unref(f->timer);
-	f->src_down = f->src_up = f->timer = NULL;
+	sd_event_source_disable_unref(f->wake);
+	f->src_down = f->src_up = f->timer = f->wake = NULL;
 	if (f->fd_down >= 0)
 		close(f->fd_down);
 	if (f->fd_up >= 0)
@@ -494,7 +495,10 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 		return flow_err(f, "client write", r);
 	if (f->insp_close && f->cout.len == 0)
 		return flow_close(f, "closed by the checkpoint after its reply");
-	if (f->eof_up && !f->shut_down && pending_down(f) == 0) {
+	/* an upstream that ends while a request is held (idle keep-alive) is not the client's
+	 * end: flow_woken() connects again for the approved request */
+	if (f->eof_up && !f->shut_down && pending_down(f) == 0 &&
+	    !(f->insp && inspect_holding(f->insp))) {
 		shutdown(f->fd_down, SHUT_WR);
 		f->shut_down = true;
 	}
@@ -508,6 +512,58 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 	flow_update_events(f);
 }
 
+static int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f);
+
+/* The upstream went away while a request was held; it is approved now: connect again. */
+static int flow_reconnect(struct mw_flow *f)
+{
+	f->src_up = sd_event_source_disable_unref(f->src_up);
+	f->src_down = sd_event_source_disable_unref(f->src_down);
+	f->timer = sd_event_source_disable_unref(f->timer);
+	close(f->fd_up);
+	f->fd_up = -1;
+	f->eof_up = f->shut_up = false;
+	f->down.start = f->down.end = 0;
+	f->state = MW_FLOW_CONNECTING;
+	f->reconnected = true;
+	return flow_start_upstream(f->owner, f);
+}
+
+static int flow_woken(sd_event_source *s, void *userdata)
+{
+	struct mw_flow *f = userdata;
+	size_t ub = f->uout.len, db = f->cout.len;
+	uint64_t su = f->jstruct_up, sd = f->jstruct_down;
+	int r;
+
+	if (f->state == MW_FLOW_CLOSED || !f->insp)
+		return 0;
+	r = inspect_client(f->insp, NULL, 0, &f->uout, &f->cout, &f->insp_close);
+	journal_queued(f, ub, db, su, sd); /* a released request, or the reply instead */
+	if (r == 0 && f->eof_up && f->uout.len && !f->shut_down) {
+		r = flow_reconnect(f);
+		if (r < 0) {
+			flow_err(f, "upstream reconnect", r);
+			return 0;
+		}
+	}
+	if (r < 0) {
+		flow_err(f, "checkpoint", r);
+		return 0;
+	}
+	flow_pump(f, false, false);
+	return 0;
+}
+
+void flow_wake(struct mw_flow *f)
+{
+	if (f->state == MW_FLOW_CLOSED)
+		return;
+	if (!f->wake && sd_event_add_defer(f->owner->event, &f->wake, flow_woken, f) < 0)
+		return;
+	sd_event_source_set_enabled(f->wake, SD_EVENT_ONESHOT);
+}
+
 static int flow_connected(struct mw_flow *f)
 {
 	int err = 0;
@@ -519,7 +575,7 @@ static int flow_connected(struct mw_flow *f)
 		return -err;
 	f->state = MW_FLOW_RELAYING;
 	f->last_active = mw_now_mono_usec();
-	if (f->owner->ops.opened)
+	if (f->owner->ops.opened && !f->reconnected)
 		f->owner->ops.opened(f->owner->userdata, f);
 	return 0;
 }
