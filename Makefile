@@ -162,9 +162,13 @@ deps:
 test: all fuzz
 	$(Q)tests/run.sh
 
+# the journal and masking benchmarks in their quick mode (QUICK=1); run them alone for the
+# full figures: tests/bench/journal.sh, tests/bench/mask.sh
 bench: all
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/mcp.sh
+	$(Q)QUICK=1 tests/bench/journal.sh
+	$(Q)QUICK=1 tests/bench/mask.sh
 
 demo: deps all
 	$(Q)tests/demo.sh

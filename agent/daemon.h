@@ -99,6 +99,9 @@ void daemon_enrolled_add(struct mw_daemon *d, uint64_t id, const char *path,
 
 /* The journal's eventfd: move what became durable, report failures and gaps. */
 int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+/* A reload's "journal" object: rotation, retention, seal and batching settings apply at
+ * once; dir, mode, group and mask after a restart (logged); a bad object keeps them all. */
+void daemon_journal_reload(struct mw_daemon *d, const struct mw_config *c);
 
 /* inspect_env.c */
 int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **ret,

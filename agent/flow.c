@@ -332,15 +332,18 @@ static bool journal_gate(struct mw_flow *f, bool to_client)
 	return journal_durable(j, to_client ? f->jwait_down : f->jwait_up);
 }
 
-/* What the checkpoint queued, recorded unless it recorded its payloads itself. */
-static void journal_queued(struct mw_flow *f, size_t up_before, size_t down_before)
+/* What the checkpoint queued during one call, recorded raw in each direction for which it
+ * made no payload record itself (a GET, a 202, a passed non-JSON response, an HTTP error):
+ * a payload is recorded once, structured or raw, never both. */
+static void journal_queued(struct mw_flow *f, size_t up_before, size_t down_before,
+			   uint64_t st_up, uint64_t st_down)
 {
-	if (!f->owner->journal || f->jstructured)
+	if (!f->owner->journal)
 		return;
-	if (f->uout.len > up_before)
+	if (f->uout.len > up_before && f->jstruct_up == st_up)
 		flow_journal_append(f, MW_JREC_REQUEST, MW_JDIR_UP, MW_JFLAG_RAW, NULL,
 				    f->uout.data + up_before, f->uout.len - up_before);
-	if (f->cout.len > down_before)
+	if (f->cout.len > down_before && f->jstruct_down == st_down)
 		flow_journal_append(f, MW_JREC_RESPONSE, MW_JDIR_DOWN, MW_JFLAG_RAW, NULL,
 				    f->cout.data + down_before, f->cout.len - down_before);
 }
@@ -361,20 +364,22 @@ static int inspect_feed(struct mw_flow *f)
 		return 0;
 	if (buf_len(&f->up)) {
 		size_t ub = f->uout.len, db = f->cout.len;
+		uint64_t su = f->jstruct_up, sd = f->jstruct_down;
 
 		r = inspect_client(f->insp, f->up.data + f->up.start, buf_len(&f->up), &f->uout,
 				   &f->cout, &f->insp_close);
 		f->up.start = f->up.end = 0;
-		journal_queued(f, ub, db);
+		journal_queued(f, ub, db, su, sd);
 	}
 	if (r == 0 && buf_len(&f->down)) {
 		size_t db = f->cout.len;
+		uint64_t sd = f->jstruct_down;
 
 		r = inspect_server(f->insp, f->down.data + f->down.start, buf_len(&f->down),
 				   &f->cout);
 		f->down.start = f->down.end = 0;
 		f->insp_close = inspect_closing(f->insp);
-		journal_queued(f, f->uout.len, db);
+		journal_queued(f, f->uout.len, db, f->jstruct_up, sd);
 	}
 	f->jrec_up = f->bytes_up;
 	f->jrec_down = f->bytes_down;
@@ -527,11 +532,14 @@ static int flow_reconnect(struct mw_flow *f)
 static int flow_woken(sd_event_source *s, void *userdata)
 {
 	struct mw_flow *f = userdata;
+	size_t ub = f->uout.len, db = f->cout.len;
+	uint64_t su = f->jstruct_up, sd = f->jstruct_down;
 	int r;
 
 	if (f->state == MW_FLOW_CLOSED || !f->insp)
 		return 0;
 	r = inspect_client(f->insp, NULL, 0, &f->uout, &f->cout, &f->insp_close);
+	journal_queued(f, ub, db, su, sd); /* a released request, or the reply instead */
 	if (r == 0 && f->eof_up && f->uout.len && !f->shut_down) {
 		r = flow_reconnect(f);
 		if (r < 0) {

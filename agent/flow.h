@@ -68,7 +68,7 @@ struct mw_flow {
 	/* the session journal: this flow's session, its record sequence, the tickets the
 	 * bytes queued each way wait for (strict mode), raw bytes recorded so far */
 	uint64_t jsession, jseq, jwait_up, jwait_down, jrec_up, jrec_down;
-	bool jstructured; /* the checkpoint records payloads itself */
+	uint64_t jstruct_up, jstruct_down; /* payload records the checkpoint made each way */
 	bool jfailed;	  /* a record could not be queued (strict): the flow ends */
 	struct mw_flows *owner;
 	struct mw_flow *prev, *next;

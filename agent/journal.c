@@ -415,6 +415,38 @@ out:
 	return ret;
 }
 
+void journal_reconfigure(struct mw_journal *j, const struct mw_journal_config *c, char *restart,
+			 size_t restart_len)
+{
+	struct mw_journal_config n = {};
+	size_t len = 0;
+
+	restart[0] = 0;
+#define RESTART_IF(cond, key)                                                                     \
+	do {                                                                                      \
+		if (cond)                                                                         \
+			mw_str_append(restart, restart_len, &len, len ? ", " key : key,           \
+				      strlen(len ? ", " key : key));                              \
+	} while (0)
+	RESTART_IF(strcmp(c->dir, j->cfg.dir) != 0, "'journal.dir'");
+	RESTART_IF(c->mode != j->cfg.mode, "'journal.mode'");
+	RESTART_IF(c->group != j->cfg.group, "'journal.group'");
+	RESTART_IF(strcmp(c->mask, j->cfg.mask) != 0, "'journal.mask'");
+#undef RESTART_IF
+	n.max_file_size = c->max_file_size;
+	n.rotate_interval = c->rotate_interval;
+	n.retention = c->retention;
+	n.max_total_size = c->max_total_size;
+	n.seal_interval = c->seal_interval;
+	n.flush_interval = c->flush_interval;
+	n.queue_max = c->queue_max;
+	pthread_mutex_lock(&j->lock);
+	j->cfg_next = n;
+	j->cfg_pending = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
 void journal_poll(struct mw_journal *j, struct mw_journal_news *ret)
 {
 	uint64_t v;
@@ -432,6 +464,13 @@ void journal_poll(struct mw_journal *j, struct mw_journal_news *ret)
 	j->dropped_reported = j->dropped_total;
 	ret->gaps = j->gaps_written - j->gaps_reported;
 	j->gaps_reported = j->gaps_written;
+	if (j->recovered) {
+		j->recovered = false;
+		ret->recovered = true;
+		ret->recovered_abandoned = j->recovered_abandoned;
+		snprintf(ret->recovered_what, sizeof(ret->recovered_what), "%s",
+			 j->recovered_what);
+	}
 	pthread_mutex_unlock(&j->lock);
 }
 

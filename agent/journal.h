@@ -5,7 +5,7 @@
  * it as one zstd frame and makes it durable with one fdatasync (group commit), then signals
  * an eventfd.  Promises: records reach the file in append order; in strict mode a ticket
  * is durable only once its record is on disk, appends never drop, and an I/O error fails
- * the journal (appends return -EIO from then on); in best-effort mode a full queue drops
+ * the journal (appends return -EIO until a retry makes a new segment durable); in best-effort mode a full queue drops
  * records and the drop is written as a gap record as soon as there is room.  Opening
  * recovers a crashed journal: a torn tail is cut at the last whole frame and sessions left
  * open get an abandoned record.  Never logs: journal_poll() tells the caller what to. */
@@ -28,6 +28,7 @@
 #define MW_JOURNAL_QUEUE_DEFAULT (16ULL << 20) /* best-effort: queued bytes before dropping */
 #define MW_JOURNAL_RECORD_CHUNK (256u << 10)   /* raw bytes per record */
 #define MW_JOURNAL_ZSTD_LEVEL 3
+#define MW_JOURNAL_RETRY_USEC (10ULL * 1000000) /* strict: a failed journal retries this often */
 #define MW_JOURNAL_KEY_NAME "seal.key"
 
 enum mw_journal_mode {
@@ -75,7 +76,10 @@ uint64_t journal_session_new(struct mw_journal *j);
  * -ENOBUFS: best-effort queue full, the record is dropped and a gap will say so. */
 int journal_append(struct mw_journal *j, const struct mw_jrec *r, uint64_t *ret_ticket);
 bool journal_durable(struct mw_journal *j, uint64_t ticket);
-/* Strict mode and failed: new sessions must be refused, live ones ended. */
+/* Strict mode and failed: new sessions must be refused, live ones ended.  A failed journal
+ * tries a new segment every MW_JOURNAL_RETRY_USEC; once it is durable (with an abandoned
+ * record for every session the failure cut) the journal accepts appends again and
+ * journal_poll() says so. */
 bool journal_failed(struct mw_journal *j);
 
 /* The eventfd the writer signals after each durable batch (poll for EPOLLIN). */
@@ -87,6 +91,9 @@ struct mw_journal_news {
 	char failed_what[160];
 	uint64_t dropped; /* records dropped since the last poll (best-effort) */
 	uint64_t gaps;	  /* gap records written since the last poll */
+	bool recovered;	  /* strict: a failed journal writes again (in recovered_what) */
+	char recovered_what[160];
+	unsigned recovered_abandoned; /* sessions the failure cut, closed by abandoned records */
 };
 void journal_poll(struct mw_journal *j, struct mw_journal_news *ret);
 
@@ -105,6 +112,14 @@ void journal_set_masker(struct mw_journal *j, struct mw_masker *m);
 const uint8_t *journal_payload_filter(struct mw_journal *j, uint16_t flags, const uint8_t *p,
 				      size_t n, size_t *ret_len, uint8_t **ret_owned,
 				      char *ret_masked, size_t size);
+
+/* A reload: the settings that are safe to change while running (max_file_size,
+ * rotate_interval, retention, max_total_size, seal_interval, flush_interval, queue_max) are
+ * taken by the writer at its next wake-up, and retention is applied once then.  Keys that
+ * differ but need a restart (dir, mode, group, mask) are named, quoted and comma-separated,
+ * in restart (empty when none); they keep their running values. */
+void journal_reconfigure(struct mw_journal *j, const struct mw_journal_config *c, char *restart,
+			 size_t restart_len);
 
 /* Segment file names (NNNNNNNN-YYYYmmddTHHMMSSZ.mwj) in dirfd, sorted oldest first. */
 int journal_list_segments(int dirfd, char ***ret, size_t *ret_n);

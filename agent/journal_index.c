@@ -120,11 +120,31 @@ json_t *journal_index_add(json_t *sessions, const struct mw_jrec *r, const char 
 		json_object_set_new(s, "state",
 				    json_string(r->type == MW_JREC_CLOSE ? "closed" : "abandoned"));
 		break;
+	case MW_JREC_APPROVAL:
+		if (meta) {
+			json_t *id = json_object_get(meta, "approval") ?: json_object_get(meta, "approval_id");
+			json_t *st = json_object_get(meta, "event") ?: json_object_get(meta, "state");
+
+			if (json_is_string(id) && json_is_string(st)) {
+				char buf[160];
+
+				snprintf(buf, sizeof(buf), "%s:%s", json_string_value(id),
+					 json_string_value(st));
+				list_add(s, "approvals", buf);
+			}
+		}
+		break;
 	default:
 		break;
 	}
 	if (meta) {
-		copy_str(s, "mcp_session", meta, "mcp_session");
+		const char *ms = json_string_value(json_object_get(meta, "mcp_session"));
+
+		/* the first MCP session the flow carried names it; all are listed */
+		if (ms && *ms) {
+			copy_str(s, "mcp_session", meta, "mcp_session");
+			list_add(s, "mcp_sessions", ms);
+		}
 		if (r->type == MW_JREC_REQUEST)
 			list_add(s, "tools", json_string_value(json_object_get(meta, "tool")));
 		json_decref(meta);

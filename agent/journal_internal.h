@@ -43,8 +43,13 @@ struct mw_journal {
 	unsigned n_gaps;
 	uint64_t dropped_total, dropped_reported, gaps_written, gaps_reported;
 	bool stop, failure_reported;
+	bool recovered; /* under lock: set by the writer, reported by journal_poll */
+	char recovered_what[160];
+	unsigned recovered_abandoned;
 	int failed_err;
 	char failed_what[160];
+	struct mw_journal_config cfg_next; /* a reload's settings, taken by the writer */
+	bool cfg_pending;
 	_Atomic uint64_t durable;
 	_Atomic int failed;
 
@@ -59,6 +64,8 @@ struct mw_journal {
 	uint64_t file_seq, seg_size, seg_created_wall, seg_created_mono;
 	uint8_t head[MW_JOURNAL_HASH];
 	bool idx_broken; /* an index line could not be written */
+	bool retrying;	 /* a strict retry's own failure is not reported again */
+	uint64_t retry_mono;
 	bool have_key;
 	uint8_t key[32];
 	uint64_t epoch;

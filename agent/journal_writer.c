@@ -398,6 +398,7 @@ int journal_segment_new(struct mw_journal *j, char *errbuf, size_t errlen)
 		r = -errno;
 		snprintf(errbuf, errlen, "creating '%s/%s': %s", j->cfg.dir, j->segname,
 			 strerror(-r));
+		j->file_seq--; /* the number goes to the segment made instead */
 		return r;
 	}
 	set_group(j, fd);
@@ -409,6 +410,7 @@ int journal_segment_new(struct mw_journal *j, char *errbuf, size_t errlen)
 			 strerror(-r));
 		close(fd);
 		unlinkat(j->dirfd, j->segname, 0);
+		j->file_seq--;
 		return r;
 	}
 	fsync(j->dirfd);
@@ -497,6 +499,8 @@ static int seal_add(struct mw_journal *j)
 
 static void fail(struct mw_journal *j, int err, const char *what)
 {
+	if (j->retrying)
+		return; /* still failed, already reported */
 	pthread_mutex_lock(&j->lock);
 	if (j->cfg.mode == MW_JOURNAL_STRICT)
 		atomic_store(&j->failed, 1);
@@ -618,6 +622,76 @@ static int rotate(struct mw_journal *j)
 	return r;
 }
 
+/* Strict mode, failed: a new segment, then an abandoned record for every session the
+ * failure cut (their flows were ended; their records past the last durable one never
+ * reached the file).  Only once that is durable does the journal accept appends again. */
+static void strict_retry(struct mw_journal *j)
+{
+	static const char meta[] = "{\"reason\":\"the session journal failed (strict mode): the "
+				   "flow was ended\"}";
+	struct jq_item *list = NULL, **tail = &list;
+	unsigned n = 0;
+	char err[256];
+	const char *k;
+	json_t *s;
+	int r;
+
+	j->retrying = true;
+	/* a segment an earlier attempt made and could not write to is tried again, not
+	 * left behind empty every MW_JOURNAL_RETRY_USEC */
+	if (j->segfd < 0 || j->seg_size > MW_JOURNAL_HEADER_SIZE) {
+		journal_segment_finish(j);
+		r = journal_segment_new(j, err, sizeof(err));
+		if (r < 0)
+			goto out;
+	}
+	json_object_foreach(j->sessions, k, s) {
+		struct jq_item *it = calloc(1, sizeof(*it) + sizeof(meta) - 1);
+		uint64_t sid;
+
+		if (!it || journal_session_parse(k, &sid) < 0) {
+			free(it);
+			continue;
+		}
+		memcpy(it->data, meta, sizeof(meta) - 1);
+		it->r = (struct mw_jrec){
+			.type = MW_JREC_ABANDONED,
+			.session = sid,
+			.flow = (uint64_t)json_integer_value(json_object_get(s, "flow")),
+			.seq = (uint64_t)json_integer_value(json_object_get(s, "last_seq")) + 1,
+			.wall = mw_now_wall_usec(),
+			.mono = mw_now_mono_usec(),
+			.meta = (const char *)it->data,
+			.meta_len = sizeof(meta) - 1,
+		};
+		*tail = it;
+		tail = &it->next;
+		n++;
+	}
+	/* an empty batch still proves the new segment takes a write and a sync */
+	r = n ? batch_write(j, list, false) : (fdatasync(j->segfd) < 0 ? -errno : 0);
+	while (list) {
+		struct jq_item *it = list;
+
+		list = it->next;
+		free(it);
+	}
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&j->lock);
+	atomic_store(&j->failed, 0);
+	j->failed_err = 0;
+	j->failure_reported = false;
+	j->recovered = true;
+	j->recovered_abandoned = n;
+	snprintf(j->recovered_what, sizeof(j->recovered_what), "'%s/%s'", j->cfg.dir,
+		 j->segname);
+	pthread_mutex_unlock(&j->lock);
+	signal_loop(j);
+out:
+	j->retrying = false;
+}
+
 void *journal_writer_main(void *arg)
 {
 	struct mw_journal *j = arg;
@@ -628,7 +702,7 @@ void *journal_writer_main(void *arg)
 		struct jq_item *list;
 		struct timespec ts;
 		uint64_t now_mono;
-		bool stop, seal_now;
+		bool stop, seal_now, reload;
 
 		pthread_mutex_lock(&j->lock);
 		if (!j->q_head && !j->stop) {
@@ -637,6 +711,17 @@ void *journal_writer_main(void *arg)
 			pthread_cond_timedwait(&j->cond, &j->lock, &ts);
 		}
 		stop = j->stop;
+		reload = j->cfg_pending;
+		if (reload) { /* the safe settings only: journal_reconfigure() kept the rest */
+			j->cfg.max_file_size = j->cfg_next.max_file_size;
+			j->cfg.rotate_interval = j->cfg_next.rotate_interval;
+			j->cfg.retention = j->cfg_next.retention;
+			j->cfg.max_total_size = j->cfg_next.max_total_size;
+			j->cfg.seal_interval = j->cfg_next.seal_interval;
+			j->cfg.flush_interval = j->cfg_next.flush_interval;
+			j->cfg.queue_max = j->cfg_next.queue_max; /* read under the lock */
+			j->cfg_pending = false;
+		}
 		if (j->cfg.mode == MW_JOURNAL_BEST_EFFORT && j->q_head && !stop &&
 		    j->cfg.flush_interval) {
 			/* the bounded window: gather a batch, then write it */
@@ -654,6 +739,8 @@ void *journal_writer_main(void *arg)
 				      (j->cfg.rotate_interval &&
 				       now_mono - j->seg_created_mono >= j->cfg.rotate_interval)))
 			rotate(j);
+		else if (reload && j->segfd >= 0)
+			retention_apply(j);
 		seal_now = stop || now_mono - j->last_seal_mono >= j->cfg.seal_interval;
 		if (j->segfd >= 0 && (list || (seal_now && j->since_seal))) {
 			if (batch_write(j, list, seal_now) < 0 &&
@@ -675,6 +762,17 @@ void *journal_writer_main(void *arg)
 		signal_loop(j);
 		if (stop)
 			break;
+		if (j->cfg.mode == MW_JOURNAL_STRICT && atomic_load(&j->failed)) {
+			now_mono = mw_now_mono_usec();
+			if (!j->retry_mono)
+				j->retry_mono = now_mono;
+			else if (now_mono - j->retry_mono >= MW_JOURNAL_RETRY_USEC) {
+				j->retry_mono = now_mono;
+				strict_retry(j);
+			}
+		} else {
+			j->retry_mono = 0;
+		}
 	}
 	free(j->raw.data);
 	free(j->frame.data);

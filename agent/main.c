@@ -542,6 +542,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 		journal_set_masker(d->journal, TAKE_PTR(jmask));
 	mask_free(jmask);
 	keep_restart_only(d->config, c);
+	daemon_journal_reload(d, c);
 	config_free(d->config);
 	d->config = c;
 	apply_capture(d, c);

@@ -185,7 +185,10 @@ static void on_record(void *userdata, const struct mw_inspect_record *rec)
 
 	if (!d->journal || !f->jsession)
 		return;
-	f->jstructured = true;
+	if (rec->to_client)
+		f->jstruct_down++;
+	else
+		f->jstruct_up++;
 	m = json_pack("{s:s, s:s, s:s}", "mcp_session", rec->session, "method", rec->method,
 		      "tool", rec->tool);
 	if (m && rec->status)
@@ -217,6 +220,16 @@ int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *use
 				  ? "strict mode: live sessions end, new connections are refused"
 				  : "best-effort mode: traffic goes on, the loss is written as gaps");
 	}
+	if (news.recovered) {
+		struct mw_log_fields lr = {};
+
+		log_fields_add(&lr, "MCPW_JOURNAL_MODE", "%s",
+			       journal_mode_name(journal_mode(d->journal)));
+		log_event(LOG_NOTICE, MW_MID_JOURNAL_RECOVERED, &lr,
+			  "session journal recovered: writing to %s again, new connections are "
+			  "accepted; %u sessions cut by the failure closed by abandoned records",
+			  news.recovered_what, news.recovered_abandoned);
+	}
 	if (news.dropped) {
 		struct mw_log_fields lg = {};
 
@@ -227,6 +240,34 @@ int daemon_journal_event(sd_event_source *s, int fd, uint32_t revents, void *use
 	}
 	flows_journal_progress(d->flows);
 	return 0;
+}
+
+void daemon_journal_reload(struct mw_daemon *d, const struct mw_config *c)
+{
+	struct mw_journal_config jc;
+	struct mw_diag diag = {};
+	char restart[160], buf[1024];
+
+	if (journal_config_parse(json_object_get(c->root, "journal"), c->state_dir, &jc, &diag) <
+	    0) {
+		log_error("'journal' in the new configuration: %s; the journal keeps its "
+			  "settings",
+			  mw_diag_format(&diag, buf, sizeof(buf)));
+		return;
+	}
+	if (!d->journal) {
+		if (jc.mode != MW_JOURNAL_OFF)
+			log_warning("'journal.mode' changed: the journal starts after a restart, "
+				    "ignoring");
+		return;
+	}
+	journal_reconfigure(d->journal, &jc, restart, sizeof(restart));
+	if (restart[0])
+		log_warning("%s changed: %s after a restart, ignoring", restart,
+			    strchr(restart, ',') ? "they take effect" : "it takes effect");
+	log_info("session journal: rotation (max_file_size, rotate_interval), retention "
+		 "(retention, max_total_size), seal_interval, flush_interval and queue_max "
+		 "applied from the new configuration");
 }
 
 static void on_flow_opened(void *userdata, const struct mw_flow *f)

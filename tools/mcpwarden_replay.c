@@ -1,6 +1,5 @@
 /* mcpwarden_replay.c: mcpwarden-replay, the auditors' tool: list, show, play, verify,
  * export, search and keygen over the session journal (docs/journal.md). */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -29,7 +28,8 @@ static const char usage_main[] =
 	"  list [FILTERS]            sessions, one a line (newest last)\n"
 	"  show SESSION              a session's timeline: who, when, which unit and process,\n"
 	"                            which tool with which arguments, the decision and rule,\n"
-	"                            what was masked, what came back\n"
+	"                            approvals, what was masked, what came back; SESSION may\n"
+	"                            be an MCP session id (Mcp-Session-Id): all its flows\n"
 	"  play SESSION [--speed N]  the same timeline at the original pace, N times faster\n"
 	"  verify [--key FILE] [PATH...]\n"
 	"                            check framing, hash chain, numbering, seals and the\n"
@@ -42,6 +42,7 @@ static const char usage_main[] =
 	"Filters (list, export):\n"
 	"  --user SUB  --group NAME  --tool NAME  --decision allow|deny|review|...\n"
 	"  --target TEXT (substring of host:port)  --since TIME  --until TIME\n"
+	"  --mcp-session ID (the flows of one MCP session)\n"
 	"  TIME is 2026-12-05, 2026-12-05T10:00:00 (UTC), or a duration back from now (2h, 7d).\n"
 	"\n"
 	"Options:\n"
@@ -49,7 +50,8 @@ static const char usage_main[] =
 	"  --json       machine-readable output for every command\n"
 	"  -h, --help   this text; `mcpwarden-replay COMMAND --help` for one command\n"
 	"\n"
-	"SESSION is the 16-hex-digit id `list` prints (a unique prefix is enough).\n"
+	"SESSION is the 16-hex-digit id `list` prints (a unique prefix is enough), or an MCP\n"
+	"session id (the Mcp-Session-Id `list` groups flows by).\n"
 	"Exit status: 0 success, 1 failure (a broken chain, a session not found),\n"
 	"2 usage error or an unreadable journal.\n";
 
@@ -57,15 +59,23 @@ static const struct {
 	const char *cmd, *help;
 } usage_cmds[] = {
 	{ "list", "Usage: mcpwarden-replay [--dir PATH] list [--user SUB] [--group NAME] [--tool NAME]\n"
-		  "       [--decision D] [--target TEXT] [--since TIME] [--until TIME] [--json]\n\n"
-		  "One line per session: id, start (UTC), state (open, closed, abandoned), user,\n"
-		  "unit and process, target, tools called, decisions, records.  Reads the\n"
-		  "segments' indexes; a segment without a finished index is scanned.\n" },
-	{ "show", "Usage: mcpwarden-replay [--dir PATH] show SESSION [--json]\n\n"
+		  "       [--decision D] [--target TEXT] [--since TIME] [--until TIME]\n"
+		  "       [--mcp-session ID] [--json]\n\n"
+		  "One line per journal session (one flow): id, start (UTC), state (open, closed,\n"
+		  "abandoned), user, unit and process, target, tools called, decisions, records.\n"
+		  "The flows of one MCP session (one Mcp-Session-Id, spread by HTTP clients over\n"
+		  "several connections) are listed together under an \"MCP session ID\" line, in\n"
+		  "the order of the session's first flow; flows without one stand alone.  --json:\n"
+		  "the sessions in that order, each with mcp_session.  Reads the segments'\n"
+		  "indexes; a segment without a finished index is scanned.\n" },
+	{ "show", "Usage: mcpwarden-replay [--dir PATH] show SESSION|MCP-SESSION [--json]\n\n"
 		  "The session's records in order: the open record (flow, unit, pid, comm, uid,\n"
-		  "target), requests (JSON-RPC method, tool and arguments), decisions (user,\n"
-		  "groups, decision, rule, reason), masking summaries, responses and the close\n"
-		  "(or abandoned) record.  --json prints the records as export does.\n" },
+		  "target), decisions (user, groups, decision, rule, reason), requests (JSON-RPC\n"
+		  "method, tool and arguments), approval events, masking summaries, responses\n"
+		  "(HTTP status, the JSON-RPC result or error; the agent's own replies marked)\n"
+		  "and the close (or abandoned) record.  Given an MCP session id, the records of\n"
+		  "all its flows merged in time order, each line naming its flow.  --json prints\n"
+		  "the records as export does.\n" },
 	{ "play", "Usage: mcpwarden-replay [--dir PATH] play SESSION [--speed N]\n\n"
 		  "show, paced: waits between records as long as they were apart, divided by N\n"
 		  "(default 1; --speed 10 plays ten times faster).\n" },
@@ -78,7 +88,8 @@ static const struct {
 		    "byte offset of its frame, record number, session and sequence.  Exit 1 on any.\n" },
 	{ "export", "Usage: mcpwarden-replay [--dir PATH] export --format jsonl [FILTERS]\n\n"
 		    "Every record of the matching sessions as one JSON object a line: file, offset,\n"
-		    "jseq, session, flow, seq, type, dir, time, mono, meta, payload (text, or\n"
+		    "jseq, session, flow, seq, type (open, request, response, decision, approval,\n"
+		    "mask, gap, close, abandoned, seal), dir, time, mono, meta, payload (text, or\n"
 		    "base64 with payload_encoding), hash.\n" },
 	{ "search", "Usage: mcpwarden-replay [--dir PATH] search TEXT [--json]\n\n"
 		    "Records whose payload or metadata contain TEXT (bytes, case-sensitive).\n" },
@@ -106,7 +117,7 @@ static int usage_cmd(const char *cmd, FILE *to, int code)
 /* ---- sessions (list) -------------------------------------------------------------------- */
 
 struct filters {
-	const char *user, *group, *tool, *decision, *target;
+	const char *user, *group, *tool, *decision, *target, *mcp_session;
 	uint64_t since, until;
 };
 
@@ -142,6 +153,8 @@ static bool in_list(json_t *s, const char *key, const char *v)
 	return false;
 }
 
+static const char *sget(json_t *s, const char *k);
+
 static bool filter_match(const struct filters *f, json_t *s)
 {
 	const char *u = json_string_value(json_object_get(s, "user"));
@@ -158,6 +171,9 @@ static bool filter_match(const struct filters *f, json_t *s)
 	if (f->decision && !in_list(s, "decisions", f->decision))
 		return false;
 	if (f->target && (!t || !strstr(t, f->target)))
+		return false;
+	if (f->mcp_session && !in_list(s, "mcp_sessions", f->mcp_session) &&
+	    strcmp(sget(s, "mcp_session"), f->mcp_session) != 0)
 		return false;
 	if (f->since && end < f->since)
 		return false;
@@ -257,27 +273,64 @@ static json_t *sessions_load(struct replay_archive *a)
 	return all;
 }
 
-static int cmp_open(const void *x, const void *y)
-{
-	json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-	json_int_t u = json_integer_value(json_object_get(a, "open"));
-	json_int_t v = json_integer_value(json_object_get(b, "open"));
+/* Sessions in list order: the flows of one MCP session together, groups (and flows without
+ * one) by their first flow's start. */
+struct sorted {
+	json_t *s;
+	const char *group; /* the MCP session, or the flow-session's own id */
+	json_int_t group_open, open;
+};
 
-	return u < v ? -1 : u > v;
+static int cmp_sorted(const void *x, const void *y)
+{
+	const struct sorted *a = x, *b = y;
+	int c;
+
+	if (a->group_open != b->group_open)
+		return a->group_open < b->group_open ? -1 : 1;
+	c = strcmp(a->group, b->group);
+	if (c)
+		return c;
+	return a->open < b->open ? -1 : a->open > b->open;
+}
+
+static const char *group_key(json_t *s)
+{
+	const char *m = json_string_value(json_object_get(s, "mcp_session"));
+
+	return m && *m ? m : json_string_value(json_object_get(s, "session")) ?: "";
 }
 
 static size_t sessions_sorted(json_t *all, const struct filters *f, json_t ***ret)
 {
-	json_t **v = calloc(json_object_size(all) + 1, sizeof(*v));
+	struct sorted *v = calloc(json_object_size(all) + 1, sizeof(*v));
+	json_t **out = calloc(json_object_size(all) + 1, sizeof(*out));
+	json_t *first = json_object(); /* group -> earliest open */
 	const char *k;
 	json_t *s;
 	size_t n = 0;
 
+	json_object_foreach(all, k, s) {
+		json_int_t open = json_integer_value(json_object_get(s, "open"));
+		json_t *g = json_object_get(first, group_key(s));
+
+		if (!g || json_integer_value(g) > open)
+			json_object_set_new(first, group_key(s), json_integer(open));
+	}
 	json_object_foreach(all, k, s)
 		if (!f || filter_match(f, s))
-			v[n++] = s;
-	qsort(v, n, sizeof(*v), cmp_open);
-	*ret = v;
+			v[n++] = (struct sorted){
+				.s = s,
+				.group = group_key(s),
+				.group_open = json_integer_value(json_object_get(first, group_key(s))),
+				.open = json_integer_value(json_object_get(s, "open")),
+			};
+	qsort(v, n, sizeof(*v), cmp_sorted);
+	for (size_t i = 0; i < n; i++)
+		out[i] = v[i].s;
+	free(v);
+	json_decref(first);
+	*ret = out;
 	return n;
 }
 
@@ -323,6 +376,15 @@ static int cmd_list(struct replay_archive *a, const struct filters *f)
 		for (size_t i = 0; i < n; i++) {
 			char t[40], who[128], tools[128], dec[64];
 			json_t *s = v[i];
+			const char *ms = json_string_value(json_object_get(s, "mcp_session"));
+
+			if (ms && *ms &&
+			    (i == 0 || !json_equal(json_object_get(v[i - 1], "mcp_session"),
+						   json_object_get(s, "mcp_session"))))
+				printf("MCP session %s\n", ms);
+			else if ((!ms || !*ms) && i > 0 &&
+				 *sget(v[i - 1], "mcp_session") != '-')
+				printf("(no MCP session)\n");
 
 			replay_time((uint64_t)json_integer_value(json_object_get(s, "open")), t,
 				    sizeof(t));
@@ -359,13 +421,16 @@ static json_t *session_find(json_t *all, const char *id)
 
 /* ---- show, play, export, search -------------------------------------------------------- */
 
+#define SHOW_FLOWS_MAX 4096 /* flow-sessions of one MCP session shown together */
+
 struct show_ctx {
-	uint64_t session;
+	uint64_t *sessions_shown; /* show: the flow-sessions, sorted */
+	size_t n_shown, n_done;
 	bool json;
 	double speed; /* 0: no pacing */
-	uint64_t first_wall, prev_wall;
+	uint64_t prev_wall;
+	struct replay_timeline tl;
 	json_t *arr;
-	bool done;
 	const struct replay_seg *done_seg;
 	const struct filters *f;
 	json_t *sessions; /* export: matching sessions */
@@ -373,172 +438,21 @@ struct show_ctx {
 	uint64_t hits;
 };
 
-static void print_jsonrpc(json_t *m, const char *indent)
+static int cmp_u64(const void *x, const void *y)
 {
-	json_t *params = json_object_get(m, "params");
-	const char *method = json_string_value(json_object_get(m, "method"));
-	json_t *id = json_object_get(m, "id");
-	char *txt;
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
 
-	if (method && strcmp(method, "tools/call") == 0) {
-		txt = json_dumps(json_object_get(params, "arguments"), JSON_COMPACT);
-		printf("%sJSON-RPC tools/call %s %s\n", indent,
-		       json_string_value(json_object_get(params, "name")) ?: "?", txt ? txt : "");
-		free(txt);
-	} else if (method) {
-		txt = json_dumps(params, JSON_COMPACT);
-		printf("%sJSON-RPC %s %s\n", indent, method, txt ? txt : "");
-		free(txt);
-	} else if (json_object_get(m, "result") || json_object_get(m, "error")) {
-		txt = json_dumps(json_object_get(m, "result") ?: json_object_get(m, "error"),
-				 JSON_COMPACT);
-		printf("%sJSON-RPC %s (id %lld): %.600s%s\n", indent,
-		       json_object_get(m, "error") ? "error" : "result",
-		       (long long)json_integer_value(id), txt ? txt : "",
-		       txt && strlen(txt) > 600 ? " ..." : "");
-		free(txt);
-	}
-}
-
-/* Lines "data: {...}" of an event stream, wherever the relay's reads cut it. */
-static bool print_data_lines(const char *p, size_t n)
-{
-	bool any = false;
-
-	for (const char *e = p + n; p < e;) {
-		const char *nl = memchr(p, '\n', (size_t)(e - p));
-		size_t len = nl ? (size_t)(nl - p) : (size_t)(e - p);
-
-		if (len > 5 && memcmp(p, "data:", 5) == 0) {
-			json_t *m = json_loadb(p + 5, len - 5, 0, NULL);
-
-			if (m) {
-				print_jsonrpc(m, "      ");
-				any = true;
-			}
-			json_decref(m);
-		}
-		p += len + 1;
-	}
-	return any;
-}
-
-/* The payload: JSON-RPC when it is one (a body, or event-stream data lines), else the start
- * of its text.  Raw records hold the bytes as relayed: an HTTP head, chunk-size lines. */
-static void print_payload(const struct mw_jrec *r)
-{
-	const char *p = (const char *)r->payload, *body = p, *hdr_end;
-	size_t n = r->payload_len, blen = n, i = 0;
-	json_t *m;
-
-	if (!n)
-		return;
-	hdr_end = memmem(p, n, "\r\n\r\n", 4);
-	if ((r->flags & MW_JFLAG_RAW) && hdr_end && (memcmp(p, "HTTP/", 5) == 0 ||
-						      memchr(p, ' ', (size_t)(hdr_end - p)))) {
-		const char *eol = memchr(p, '\r', n);
-
-		printf("      %.*s\n", (int)(eol - p), p);
-		body = hdr_end + 4;
-		blen = n - (size_t)(body - p);
-	}
-	/* a chunk-size line first: skip it, and the chunk's end */
-	while (i < blen && i < 8 && isxdigit((unsigned char)body[i]))
-		i++;
-	if (i && i + 1 < blen && body[i] == '\r' && body[i + 1] == '\n') {
-		body += i + 2;
-		blen -= i + 2;
-	}
-	m = json_loadb(body, blen, JSON_DISABLE_EOF_CHECK, NULL);
-	if (m) {
-		print_jsonrpc(m, "      ");
-		if (json_is_array(m)) {
-			size_t k;
-			json_t *e;
-
-			json_array_foreach(m, k, e)
-				print_jsonrpc(e, "      ");
-		}
-		json_decref(m);
-		return;
-	}
-	if (print_data_lines(body, blen))
-		return;
-	if (blen)
-		printf("      %zu bytes: %.*s%s\n", blen, (int)(blen > 160 ? 160 : blen), body,
-		       blen > 160 ? " ..." : "");
-}
-
-static void print_record(struct show_ctx *c, const struct mw_jrec *r)
-{
-	json_t *m = r->meta_len ? json_loadb(r->meta, r->meta_len, 0, NULL) : NULL;
-	char t[40];
-
-	replay_time(r->wall, t, sizeof(t));
-	if (!c->first_wall)
-		c->first_wall = r->wall;
-	printf("%s +%8.3fs  #%-4" PRIu64 " %-9s ", t, (double)(r->wall - c->first_wall) / 1e6,
-	       r->seq, journal_type_name(r->type));
-	switch (r->type) {
-	case MW_JREC_OPEN:
-		printf("flow %s %s from unit %s, cgroup %s, pid %lld comm %s uid %lld -> %s\n",
-		       sget(m, "flow"), sget(m, "direction"), sget(m, "unit"), sget(m, "cgroup"),
-		       (long long)json_integer_value(json_object_get(m, "pid")), sget(m, "comm"),
-		       (long long)json_integer_value(json_object_get(m, "uid")), sget(m, "target"));
-		break;
-	case MW_JREC_DECISION:
-		printf("%s by '%s' (groups %s) on %s %s: rule '%s'%s%s%s%s\n", sget(m, "decision"),
-		       sget(m, "sub"), sget(m, "groups"), sget(m, "method"), sget(m, "tool"),
-		       sget(m, "rule"), json_string_value(json_object_get(m, "reason")) ? ", " : "",
-		       json_string_value(json_object_get(m, "reason")) ?: "",
-		       *sget(m, "masked") != '-' ? ", masked " : "",
-		       *sget(m, "masked") != '-' ? sget(m, "masked") : "");
-		break;
-	case MW_JREC_APPROVAL:
-		printf("approval %s %s: '%s' on %s %s, rule '%s'%s%s\n", sget(m, "approval"),
-		       sget(m, "event"), sget(m, "sub"), sget(m, "method"), sget(m, "tool"),
-		       sget(m, "rule"), *sget(m, "reason") != '-' ? ", " : "",
-		       *sget(m, "reason") != '-' ? sget(m, "reason") : "");
-		break;
-	case MW_JREC_REQUEST:
-	case MW_JREC_RESPONSE:
-		printf("%s %u bytes%s%s%s\n", r->type == MW_JREC_REQUEST ? "to upstream" : "to client",
-		       r->payload_len, r->flags & MW_JFLAG_OWN ? " (the agent's own reply)" : "",
-		       json_object_get(m, "mcp_session") && *sget(m, "mcp_session") != '-'
-			       ? ", MCP session "
-			       : "",
-		       json_object_get(m, "mcp_session") && *sget(m, "mcp_session") != '-'
-			       ? sget(m, "mcp_session")
-			       : "");
-		print_payload(r);
-		break;
-	case MW_JREC_MASK:
-		printf("masked: %s\n", sget(m, "summary"));
-		break;
-	case MW_JREC_GAP:
-		printf("GAP: %lld records (%lld bytes) not recorded: %s\n",
-		       (long long)json_integer_value(json_object_get(m, "dropped")),
-		       (long long)json_integer_value(json_object_get(m, "bytes")), sget(m, "reason"));
-		break;
-	case MW_JREC_CLOSE:
-		printf("%s (%s), %lld bytes up, %lld down\n", sget(m, "reason"), sget(m, "proto"),
-		       (long long)json_integer_value(json_object_get(m, "bytes_up")),
-		       (long long)json_integer_value(json_object_get(m, "bytes_down")));
-		break;
-	default:
-		printf("%.*s\n", (int)r->meta_len, r->meta);
-	}
-	json_decref(m);
+	return a < b ? -1 : a > b;
 }
 
 static int show_cb(void *ud, const struct replay_seg *seg, size_t off, const struct mw_jrec *r)
 {
 	struct show_ctx *c = ud;
 
-	/* after the close, only the rest of its segment: a gap record may follow it */
-	if (c->done && seg != c->done_seg)
+	/* after the last close, only the rest of its segment: a gap record may follow it */
+	if (c->n_done >= c->n_shown && seg != c->done_seg)
 		return 1;
-	if (r->session != c->session)
+	if (!bsearch(&r->session, c->sessions_shown, c->n_shown, sizeof(uint64_t), cmp_u64))
 		return 0;
 	if (c->speed > 0 && c->prev_wall && r->wall > c->prev_wall) {
 		uint64_t us = (uint64_t)((double)(r->wall - c->prev_wall) / c->speed);
@@ -550,54 +464,91 @@ static int show_cb(void *ud, const struct replay_seg *seg, size_t off, const str
 	if (c->json)
 		json_array_append_new(c->arr, replay_record_json(seg, off, r));
 	else
-		print_record(c, r);
+		replay_print_record(&c->tl, r);
 	if (r->type == MW_JREC_CLOSE || r->type == MW_JREC_ABANDONED) {
-		c->done = true;
+		c->n_done++;
 		c->done_seg = seg;
 	}
 	return 0;
 }
 
+static void show_header(json_t *s)
+{
+	char t[40], groups[256];
+
+	replay_time((uint64_t)json_integer_value(json_object_get(s, "open")), t, sizeof(t));
+	join(s, "groups", groups, sizeof(groups));
+	printf("session %s  %s  user %s  groups %s  unit %s  pid %lld  comm %s\n"
+	       "target %s  state %s  MCP session %s\n",
+	       sget(s, "session"), t, sget(s, "user"), groups, sget(s, "unit"),
+	       (long long)json_integer_value(json_object_get(s, "pid")), sget(s, "comm"),
+	       sget(s, "target"), sget(s, "state"), sget(s, "mcp_session"));
+}
+
+/* SESSION: a flow-session (id or unique prefix), else an MCP session id: its flows, merged
+ * in journal order (which is time order), starting at the earliest one's first frame. */
 static int cmd_show(struct replay_archive *a, const char *id, double speed)
 {
-	json_t *all = sessions_load(a), *s;
+	json_t *all = sessions_load(a), *s, **v = NULL;
 	struct show_ctx c = { .json = arg_json, .speed = speed };
-	const char *file;
-	size_t seg = 0;
+	struct filters f = { .mcp_session = id };
+	size_t seg = 0, off = 0, n;
+	bool started = false;
 	int r;
 
 	s = session_find(all, id);
-	if (!s) {
-		fprintf(stderr, "mcpwarden-replay: no session '%s' (or the prefix is not unique)\n",
+	if (s) {
+		v = calloc(1, sizeof(*v));
+		v[0] = s;
+		n = 1;
+	} else {
+		n = sessions_sorted(all, &f, &v);
+	}
+	if (!n || n > SHOW_FLOWS_MAX) {
+		fprintf(stderr, n ? "mcpwarden-replay: MCP session '%s' has too many flows\n"
+				  : "mcpwarden-replay: no session '%s' (neither a session id, a "
+				    "unique prefix of one, nor an MCP session id)\n",
 			id);
+		free(v);
 		json_decref(all);
 		return REPLAY_EXIT_FAIL;
 	}
-	journal_session_parse(json_string_value(json_object_get(s, "session")), &c.session);
-	file = json_string_value(json_object_get(s, "file"));
-	for (size_t i = 0; i < a->n; i++)
-		if (file && strcmp(a->segs[i].name, file) == 0)
-			seg = i;
+	c.sessions_shown = calloc(n, sizeof(uint64_t));
+	c.n_shown = n;
+	c.tl.flows = n > 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *file = json_string_value(json_object_get(v[i], "file"));
+		size_t o = (size_t)json_integer_value(json_object_get(v[i], "offset"));
+
+		journal_session_parse(json_string_value(json_object_get(v[i], "session")),
+				      &c.sessions_shown[i]);
+		for (size_t k = 0; k < a->n; k++)
+			if (file && strcmp(a->segs[k].name, file) == 0 &&
+			    (!started || k < seg || (k == seg && o < off))) {
+				seg = k;
+				off = o;
+				started = true;
+			}
+	}
+	qsort(c.sessions_shown, n, sizeof(uint64_t), cmp_u64);
 	if (c.json) {
 		c.arr = json_array();
 	} else {
-		char t[40];
-
-		replay_time((uint64_t)json_integer_value(json_object_get(s, "open")), t, sizeof(t));
-		printf("session %s  %s  user %s  groups %s  unit %s  pid %lld  comm %s\n"
-		       "target %s  state %s  MCP session %s\n\n",
-		       sget(s, "session"), t, sget(s, "user"),
-		       json_array_size(json_object_get(s, "groups")) ? "" : "-", sget(s, "unit"),
-		       (long long)json_integer_value(json_object_get(s, "pid")), sget(s, "comm"),
-		       sget(s, "target"), sget(s, "state"), sget(s, "mcp_session"));
+		if (n > 1)
+			printf("MCP session %s: %zu flows\n", id, n);
+		for (size_t i = 0; i < n; i++)
+			show_header(v[i]);
+		putchar('\n');
 	}
-	r = replay_foreach(a, seg, (size_t)json_integer_value(json_object_get(s, "offset")),
-			   show_cb, &c);
+	r = replay_foreach(a, seg, off, show_cb, &c);
 	if (c.json) {
 		json_dumpf(c.arr, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(c.arr);
 	}
+	replay_timeline_done(&c.tl);
+	free(c.sessions_shown);
+	free(v);
 	json_decref(all);
 	return r < 0 ? REPLAY_EXIT_FAIL : REPLAY_EXIT_OK;
 }
@@ -730,7 +681,7 @@ static int cmd_keygen(const char *out)
 int main(int argc, char **argv)
 {
 	enum { O_USER = 256, O_GROUP, O_TOOL, O_DECISION, O_TARGET, O_SINCE, O_UNTIL, O_SPEED,
-	       O_FORMAT, O_KEY, O_OUT, O_DIR };
+	       O_FORMAT, O_KEY, O_OUT, O_DIR, O_MCP_SESSION };
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, O_DIR },
 		{ "json", no_argument, NULL, 'j' },
@@ -740,6 +691,7 @@ int main(int argc, char **argv)
 		{ "tool", required_argument, NULL, O_TOOL },
 		{ "decision", required_argument, NULL, O_DECISION },
 		{ "target", required_argument, NULL, O_TARGET },
+		{ "mcp-session", required_argument, NULL, O_MCP_SESSION },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "until", required_argument, NULL, O_UNTIL },
 		{ "speed", required_argument, NULL, O_SPEED },
@@ -788,6 +740,9 @@ int main(int argc, char **argv)
 			break;
 		case O_TARGET:
 			f.target = optarg, filtered = true;
+			break;
+		case O_MCP_SESSION:
+			f.mcp_session = optarg, filtered = true;
 			break;
 		case O_SINCE:
 		case O_UNTIL:

@@ -1,6 +1,6 @@
 /* mcpwarden_replay.h: mcpwarden-replay's shared pieces (the archive of segments, record
- * iteration, printing helpers) for mcpwarden_replay.c (commands) and
- * mcpwarden_replay_verify.c (verify). */
+ * iteration, printing helpers) for mcpwarden_replay.c (commands),
+ * mcpwarden_replay_show.c (the timeline) and mcpwarden_replay_verify.c (verify). */
 #pragma once
 
 #include <jansson.h>
@@ -45,5 +45,18 @@ int replay_foreach(struct replay_archive *a, size_t seg, size_t offset, replay_r
 json_t *replay_record_json(const struct replay_seg *seg, size_t frame_off,
 			   const struct mw_jrec *r);
 void replay_time(uint64_t wall_usec, char *buf, size_t size);
+
+/* The timeline (show, play): one record as text.  flows: several flows are shown together
+ * (an MCP session), each line names its flow.  Raw records of HTTP flows are read with the
+ * agent's HTTP/1.1 and SSE parsers, one pair of streams per flow (struct raw_stream). */
+struct raw_stream;
+struct replay_timeline {
+	uint64_t first_wall;
+	bool flows;
+	struct raw_stream *streams;
+	size_t n_streams;
+};
+void replay_print_record(struct replay_timeline *t, const struct mw_jrec *r);
+void replay_timeline_done(struct replay_timeline *t);
 
 int replay_cmd_verify(struct replay_archive *a, const char *key_path, bool json);

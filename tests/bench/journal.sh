@@ -8,13 +8,17 @@
 #      the journal's share of the agent's CPU
 #   4. compression ratio on real MCP traffic (SDK client -> server-everything, recorded)
 #   5. `mcpwarden-replay list` and a filtered query over 10,000 sessions / 1,000,000 records
-# Results: build/bench/journal.json.
+# Results: build/bench/journal.json.  QUICK=1 (as `make bench` runs it): a tenth of the work
+# (the archive: 1,000 sessions / 100,000 records); the issue's figures need the full run.
 set -u
 source "$(dirname "$0")/../lib.sh"
-PP=${PP:-20000}
-PP_STRICT=${PP_STRICT:-2000} # every round trip waits for two fdatasyncs
-SESSIONS=${SESSIONS:-10000}
-RECORDS=${RECORDS:-1000000}
+Q=1
+[ -n "${QUICK:-}" ] && Q=10
+PP=${PP:-$((20000 / Q))}
+PP_STRICT=${PP_STRICT:-$((2000 / Q))} # every round trip waits for two fdatasyncs
+SESSIONS=${SESSIONS:-$((10000 / Q))}
+RECORDS=${RECORDS:-$((1000000 / Q))}
+APPENDS=${APPENDS:-$((200000 / Q))}
 JB="$BUILD/bench/journal_bench"
 MWB="$BUILD/bench/mwbench"
 R="$BUILD/mcpwarden-replay"
@@ -26,9 +30,9 @@ say() { echo "$*" >&3; }
 
 say "mcpwarden journal benchmark: $(nproc) CPUs, kernel $(uname -r), $(df -T "$T_DIR" | awk 'NR==2{print $2}') under $T_DIR"
 PAYLOADS=("$T_ROOT"/tests/fuzz/corpus/inspect/*)
-"$JB" append "$T_DIR/w1" best-effort 200000 "${PAYLOADS[@]}" | jq -c '{test: "append"} + .' >>"$OUT"
-"$JB" append "$T_DIR/w2" strict 50000 "${PAYLOADS[@]}" | jq -c '{test: "append"} + .' >>"$OUT"
-"$JB" latency "$T_DIR/w3" 2000 | jq -c '{test: "strict_latency"} + .' >>"$OUT"
+"$JB" append "$T_DIR/w1" best-effort "$APPENDS" "${PAYLOADS[@]}" | jq -c '{test: "append"} + .' >>"$OUT"
+"$JB" append "$T_DIR/w2" strict "$((APPENDS / 4))" "${PAYLOADS[@]}" | jq -c '{test: "append"} + .' >>"$OUT"
+"$JB" latency "$T_DIR/w3" "$((2000 / Q))" | jq -c '{test: "strict_latency"} + .' >>"$OUT"
 say "$(jq -r 'select(.test == "append") | "append \(.mode): \(.records_per_s) records/s, \(.mb_per_s) MB/s, \(.cpu_us_per_record) us CPU per record"' "$OUT")"
 say "$(jq -r 'select(.test == "strict_latency") | "strict, one record at a time: durable after p50 \(.p50_us) us, p99 \(.p99_us) us"' "$OUT")"
 
@@ -67,7 +71,7 @@ if "$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1; then
 	start_agent "$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [3031]}]},
 	  "enroll": [{"cgroup": "'"$T_CG/gw"'"}], "policy": {"rules": [{"name": "all", "action": "allow"}]},
 	  "journal": {"mode": "best-effort"}')" >/dev/null
-	for i in $(seq 10); do
+	for i in $(seq $((10 / (Q > 1 ? 5 : 1)))); do
 		run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3031/mcp --echo-bytes 500 --calls 10 >/dev/null
 	done
 	t_kill "$AGENT_PID"
@@ -75,7 +79,7 @@ if "$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1; then
 	raw=$("$R" --dir "$J" export --format jsonl | jq -r 'select(.payload) | .payload' | wc -c)
 	disk=$(cat "$J"/*.mwj | wc -c)
 	jq -nc --argjson r "$raw" --argjson d "$disk" '{test: "mcp_ratio", payload_bytes: $r, disk_bytes: $d, ratio: ($r / $d)}' >>"$OUT"
-	say "$(jq -r 'select(.test == "mcp_ratio") | "real MCP traffic (10 SDK sessions x 10 echo calls): \(.payload_bytes) payload bytes in \(.disk_bytes) bytes on disk (with records, metadata, hashes): ratio \(.ratio * 100 | round / 100)"' "$OUT")"
+	say "$(jq -r 'select(.test == "mcp_ratio") | "real MCP traffic (SDK sessions x 10 echo calls): \(.payload_bytes) payload bytes in \(.disk_bytes) bytes on disk (with records, metadata, hashes): ratio \(.ratio * 100 | round / 100)"' "$OUT")"
 else
 	say "npm peers unavailable: no MCP compression figure"
 fi

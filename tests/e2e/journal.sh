@@ -63,6 +63,36 @@ bsid=$("$R" --dir "$J" list --user bob --decision deny --json | jq -r '.[0].sess
 check_match "show: bob's denial names the rule and reason" "deny by 'bob' .*rule 'default', not allowed for this caller" \
 	"$("$R" --dir "$J" show "$bsid")"
 
+# one MCP session over several connections: listed together, shown merged
+ms=$(jq -r --arg s "$sid" '.[] | select(.session == $s) | .mcp_session' <<<"$list")
+nflows=$(jq --arg m "$ms" '[.[] | select(.mcp_session == $m)] | length' <<<"$list")
+check_cmd "alice's MCP session spans several flows ($nflows)" test "$nflows" -ge 2
+check_match "list (text) groups the flows under their MCP session" "MCP session $ms" "$("$R" --dir "$J" list)"
+check_eq "list --mcp-session lists exactly its flows" "$nflows" \
+	"$("$R" --dir "$J" list --mcp-session "$ms" --json | jq --arg m "$ms" '[.[] | select(.mcp_session == $m)] | length')"
+check_eq "list --mcp-session of another session finds nothing of alice's" 0 \
+	"$("$R" --dir "$J" list --mcp-session no-such-session --json | jq length)"
+mshow=$("$R" --dir "$J" show "$ms")
+check_match "show MCP-SESSION: all its flows" "MCP session $ms: $nflows flows" "$mshow"
+check_eq "show MCP-SESSION: records of every flow, each line naming its flow" "$nflows" \
+	"$(grep -oE 's  f[0-9]+ +#' <<<"$mshow" | awk '{print $2}' | sort -u | wc -l)"
+check_eq "show MCP-SESSION: merged in time order" "$(grep -oE '^[0-9T:.-]+Z' <<<"$mshow")" \
+	"$(grep -oE '^[0-9T:.-]+Z' <<<"$mshow" | sort)"
+check_match "show: structured responses carry the HTTP status and what they answer" \
+	"response +to client HTTP 200, answering tools/call echo" "$mshow"
+check_match "show: a request the checkpoint passed without a payload (the SDK's GET stream or DELETE) is recorded raw" \
+	"(GET|DELETE) /mcp" "$mshow"
+check_match "show: the denial is the agent's own reply" "answering tools/call echo \(the agent's own reply\)" \
+	"$("$R" --dir "$J" show "$("$R" --dir "$J" list --user bob --decision deny --json | jq -r '.[0].session')")"
+
+# a flow the checkpoint does not read (not HTTP) is recorded raw, as relayed
+run_in "$T_CG/gw" timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/3011; printf "%s\r\n" "RAW-PROBE-0123456789-not-http-at-all" >&3; cat <&3 >/dev/null' 2>/dev/null
+sleep 0.3
+rsid=$("$R" --dir "$J" export --format jsonl | jq -r 'select(.type == "close" and .meta.proto == "other") | .session' | tail -1)
+check_match "a non-HTTP flow: its bytes recorded raw, shown as relayed" \
+	"request +to upstream, 38 bytes as relayed.*RAW-PROBE-0123456789-not-http-at-all" \
+	"$("$R" --dir "$J" show "${rsid:-none}" | tr '\n' ' ')"
+
 # what the journal holds is what the client got back: the echoed messages hash the same
 "$R" --dir "$J" export --format jsonl >"$T_DIR/export.jsonl"
 check_eq "export: one JSON object a line" 0 "$(jq -e . "$T_DIR/export.jsonl" >/dev/null; echo $?)"
@@ -72,6 +102,13 @@ got=$(jq -r --arg f "$first" 'select(.file == $f and .type == "response") | .pay
 	grep -oE '"text":"Echo: [^"]*"' | sed -E 's/^"text":"Echo: //; s/"$//' | tr -d '\n' | sha256sum | cut -d' ' -f1)
 check_eq "the echoed messages in the journal hash to what the client received" "$back" "$got"
 check_eq "tokens never reach the journal" 0 "$(grep -cF "$ALICE" "$T_DIR/export.jsonl")"
+# every payload once: structured or raw, never both
+check_eq "each allowed tool call is recorded once (no payload both raw and structured)" \
+	"$(jq -r 'select(.type == "decision" and .meta.method == "tools/call" and .meta.decision == "allow") | .session' "$T_DIR/export.jsonl" | wc -l)" \
+	"$(jq -r 'select(.type == "request" and (.payload // "" | contains("\"method\":\"tools/call\""))) | .session' "$T_DIR/export.jsonl" | wc -l)"
+check_eq "payload records of inspected flows carry method, status and session" 0 \
+	"$(jq -r 'select(.type == "response" and (.raw | not) and (.meta.status == null or .meta.method == null))' "$T_DIR/export.jsonl" | wc -l)"
+
 check_match "decisions carry the token's hash" '"token_sha256":"[0-9a-f]{64}"' "$(cat "$T_DIR/export.jsonl")"
 check_eq "export --user alice holds only alice's sessions" 0 \
 	"$("$R" --dir "$J" export --format jsonl --user alice | jq -r .session | sort -u | grep -vEc "$(
@@ -92,6 +129,36 @@ check_eq "show of an unknown session exits 1" 1 "$("$R" --dir "$J" show 01234567
 printf 'hello, not a journal' >"$T_DIR/foreign.mwj"
 check_match "a foreign file: a precise error, exit 1" "foreign.mwj offset 0: not an mcpwarden journal" \
 	"$("$R" verify "$T_DIR/foreign.mwj"; echo "rc=$?")"
+
+# a reload: rotation and retention apply, mode and dir wait for a restart (and say so)
+cp "$cfg" "$T_DIR/orig.json"
+sed -i 's/"journal": {"mode": "strict", "seal_interval": "1s"}/"journal": {"mode": "best-effort", "seal_interval": "1s", "retention": "30d", "max_file_size": "1MiB"}/' "$cfg"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 20); do grep -q "applied from the new configuration" "$T_DIR/agent.log" && break; sleep 0.2; done
+check_match "reload: a journal setting needing a restart is named" "'journal.mode' changed: it takes effect after a restart" \
+	"$(cat "$T_DIR/agent.log")"
+check_match "reload: rotation and retention are applied" "rotation .*retention .* applied from the new configuration" \
+	"$(cat "$T_DIR/agent.log")"
+out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3011/mcp --echo-bytes 20 --token "$ALICE")
+check_eq "reload: the journal goes on (strict still)" true "$(jq -r .match <<<"$out")"
+cp "$T_DIR/orig.json" "$cfg"
+
+# approval events (written by the approvals module) in show, list and export
+GEN="$T_DIR/gen"
+gen=$("$BUILD/tests/journalgen" "$GEN")
+gsid=$(head -1 <<<"$gen")
+gshow=$("$R" --dir "$GEN/journal" show "$gsid")
+check_match "show: a call held for review names its approval" "review by 'alice' .*approval 7KQ2M9XA" "$gshow"
+check_match "show: the approval asked for, by whom, under which rule" "approval +approval 7KQ2M9XA new on tools/call query asked by 'alice', rule 'destructive SQL needs a DBA'" "$gshow"
+check_match "show: the approval's decision and why" "approval 7KQ2M9XA approved on tools/call query .*: approved by carol for 1h: ticket OPS-12" "$gshow"
+check_eq "export: both approval events" 2 "$("$R" --dir "$GEN/journal" export --format jsonl | jq -r 'select(.type == "approval") | .meta.event' | wc -l)"
+check_eq "list --json: the session's approvals" '["7KQ2M9XA:new","7KQ2M9XA:approved"]' \
+	"$("$R" --dir "$GEN/journal" list --json | jq -c '.[0].approvals')"
+# a raw HTTP flow whose messages are cut across records: read as one HTTP stream each way
+rshow=$("$R" --dir "$GEN/journal" show "$(tail -1 <<<"$gen")")
+check_match "raw HTTP: a request body cut across records is shown whole" "tools/call lookup \{\"who\":\"bob\"\}" "$rshow"
+check_match "raw HTTP: a chunked event stream cut mid-chunk is shown as its event" "result \(id 5\): \{\"found\":\"bob@example\"\}" "$rshow"
+check_match "raw HTTP: the response's status and type" "HTTP 200 OK.*Content-Type: text/event-stream" "$(tr '\n' ' ' <<<"$rshow")"
 
 # a restart begins a new segment chained to the last one
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null

@@ -92,11 +92,24 @@ out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3021/mcp --ech
 check_eq "strict, disk full: new sessions are refused" false "$(jq -r .ok <<<"$out")"
 check_match "refused at accept, with the reason" "refused: the session journal is unavailable" "$(cat "$T_DIR/agent.log")"
 kill -0 "$AGENT_PID" 2>/dev/null && ok "the agent stays up" || not_ok "the agent stays up"
+# the filesystem grows: the writer's retry (every 10 s) makes a new segment and resumes
+mount -o remount,size=8m "$FS"
+for _ in $(seq 30); do grep -q "session journal recovered: writing to" "$T_DIR/agent.log" && break; sleep 0.5; done
+check_match "strict: once there is room, a retry recovers the journal without a restart" \
+	"session journal recovered: writing to '.*/j/00000002-.*' again" "$(cat "$T_DIR/agent.log")"
+out=$(run_in "$T_CG/gw" node "$PEERS/client.mjs" http://127.0.0.1:3021/mcp --echo-bytes 10)
+check_eq "strict, recovered: new sessions are served again" true "$(jq -r .match <<<"$out")"
 t_kill "$AGENT_PID"
 rm -f "$FS/filler"
-check_cmd "strict: what was written verifies" "$R" --dir "$FS/j" verify
+check_cmd "strict: what was written verifies (across the failure and the new segment)" "$R" --dir "$FS/j" verify
+check_match "the sessions the failure cut end with abandoned records naming it" \
+	"abandoned.*the session journal failed" \
+	"$(for s in $("$R" --dir "$FS/j" list --json | jq -r '.[] | select(.state == "abandoned") | .session'); do "$R" --dir "$FS/j" show "$s"; done)"
+check_eq "no session is left open after the recovery" 0 \
+	"$("$R" --dir "$FS/j" list --json | jq '[.[] | select(.state == "open")] | length')"
 
 rm -rf "$FS/j"
+mount -o remount,size=1m "$FS" # small again
 cfg=$(mkcfg '{"mode": "best-effort", "dir": "'"$FS/j"'"}')
 start_agent "$cfg" || not_ok "agent starts with a best-effort journal on the small tmpfs"
 dd if=/dev/zero of="$FS/filler" bs=4k count=1000 2>/dev/null

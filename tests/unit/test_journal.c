@@ -413,6 +413,92 @@ static void test_rotation(void **state)
 	assert_int_equal(counts[MW_JREC_REQUEST], 12);
 }
 
+/* The index: a flow's MCP sessions (the first non-empty names it) and its approvals. */
+static void test_index_mcp_approvals(void **state)
+{
+	static const char *const metas[] = {
+		"{\"mcp_session\":\"\",\"method\":\"initialize\",\"tool\":\"\"}",
+		"{\"mcp_session\":\"abc\",\"method\":\"initialize\",\"tool\":\"\",\"status\":200}",
+		"{\"mcp_session\":\"def\",\"method\":\"tools/call\",\"tool\":\"query\"}",
+		"{\"approval\":\"7KQ2M9XA\",\"event\":\"new\",\"rule\":\"dba\"}",
+		"{\"approval_id\":\"7KQ2M9XA\",\"state\":\"approved\",\"by\":\"carol\"}",
+	};
+	static const uint8_t types[] = { MW_JREC_REQUEST, MW_JREC_RESPONSE, MW_JREC_REQUEST,
+					 MW_JREC_APPROVAL, MW_JREC_APPROVAL };
+	json_t *all = json_object(), *s = NULL, *l;
+
+	(void)state;
+	for (unsigned i = 0; i < 5; i++) {
+		struct mw_jrec r;
+
+		rec_fill(&r, i + 1, 0x42, i + 1, metas[i], "{}");
+		r.type = types[i];
+		s = journal_index_add(all, &r, "seg", 160);
+	}
+	assert_non_null(s);
+	assert_string_equal(json_string_value(json_object_get(s, "mcp_session")), "abc");
+	l = json_object_get(s, "mcp_sessions");
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(json_string_value(json_array_get(l, 0)), "abc");
+	assert_string_equal(json_string_value(json_array_get(l, 1)), "def");
+	l = json_object_get(s, "approvals");
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(json_string_value(json_array_get(l, 0)), "7KQ2M9XA:new");
+	assert_string_equal(json_string_value(json_array_get(l, 1)), "7KQ2M9XA:approved");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(s, "tools"), 0)),
+			    "query");
+	json_decref(all);
+}
+
+/* A reload: rotation settings apply to the running writer; dir and mode are named as
+ * needing a restart and keep their values. */
+static void test_reconfigure(void **state)
+{
+	struct mw_journal_config c, c2;
+	struct mw_journal *j;
+	char err[256], restart[160], path[512];
+	static uint8_t payload[32 * 1024];
+	uint64_t sid, t = 0;
+	char **names;
+	size_t n;
+	int dfd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(rand() & 0xff);
+	config_for(&c, MW_JOURNAL_STRICT);
+	assert_int_equal(journal_open(&c, &j, NULL, err, sizeof(err)), 0);
+	c2 = c;
+	c2.max_file_size = 64 * 1024;
+	c2.mode = MW_JOURNAL_BEST_EFFORT;
+	snprintf(c2.dir, sizeof(c2.dir), "/elsewhere");
+	journal_reconfigure(j, &c2, restart, sizeof(restart));
+	assert_string_equal(restart, "'journal.dir', 'journal.mode'");
+	assert_int_equal(journal_mode(j), MW_JOURNAL_STRICT);
+	journal_reconfigure(j, &c, restart, sizeof(restart));
+	assert_string_equal(restart, "");
+	journal_reconfigure(j, &c2, restart, sizeof(restart));
+	sid = journal_session_new(j);
+	for (int i = 0; i < 8; i++) {
+		struct mw_jrec q = { .type = MW_JREC_REQUEST, .session = sid, .seq = (uint64_t)i + 1,
+				     .payload = payload, .payload_len = sizeof(payload) };
+
+		assert_int_equal(journal_append(j, &q, &t), 0); /* strict still: never dropped */
+		for (int k = 0; k < 500 && !journal_durable(j, t); k++)
+			usleep(1000);
+		assert_true(journal_durable(j, t));
+	}
+	journal_close(j);
+	snprintf(path, sizeof(path), "%s/journal", tmpdir);
+	dfd = open(path, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(journal_list_segments(dfd, &names, &n), 0);
+	assert_true(n >= 3); /* 256 KiB of records in 64 KiB segments: the new size applied */
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	close(dfd);
+}
+
 static void test_config(void **state)
 {
 	struct mw_journal_config c;
@@ -536,6 +622,8 @@ int main(void)
 		cmocka_unit_test(test_reader_rejects),
 		cmocka_unit_test(test_seal_and_evolve),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_index_mcp_approvals),
+		cmocka_unit_test_setup_teardown(test_reconfigure, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_writer_strict, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_recovery, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_best_effort_gap, setup_dir, teardown_dir),
