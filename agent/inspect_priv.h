@@ -27,6 +27,10 @@ struct slot {
 	char method[64], tool[128];   /* the (first) request's, "" when none */
 	char session[INSPECT_SMALL_FIELD];
 	struct mw_hold *hold; /* held for an approval: neither forwarded nor answered */
+	/* the reply is an SSE stream started while held (inspect_hold.h): its answer, ours or
+	 * the upstream's, is sent as events only, then the last chunk */
+	bool streamed;
+	char *stream_id; /* the request's id as JSON, for an error event */
 };
 
 void inspect_slot_free(struct slot *s);
@@ -43,6 +47,7 @@ struct resp {
 	enum resp_mode mode;
 	bool chunked; /* SSE: upstream used chunked: one chunk per event */
 	bool hold;    /* SSE with Content-Length: held whole, Content-Length recomputed */
+	bool events;  /* it answers a started stream (slot->streamed): events only, no head */
 	bool dead;    /* refused (too large): the rest of the connection is discarded */
 	int status;
 	char session[INSPECT_SMALL_FIELD]; /* the response's Mcp-Session-Id, else the slot's */
@@ -69,6 +74,7 @@ struct mw_inspect {
 	char *token; /* Bearer token, wiped on free */
 	bool token_present;
 	char accept[INSPECT_SMALL_FIELD], session[INSPECT_SMALL_FIELD];
+	bool http11;
 	/* the request being decided, for payload records of the agent's own replies */
 	const char *cur_method, *cur_tool;
 	struct slot *first, *last;
