@@ -3,7 +3,9 @@
  * connection wait behind it, the flow is woken when it is decided, and the answer is the
  * upstream's (approved), -32011 (denied) or -32012 (held past the limit), in order.  The
  * payload records see a released request when it is forwarded, and a denial as the agent's
- * own reply. */
+ * own reply.  A call with a progressToken from a client accepting SSE gets its reply started
+ * at once (checked byte for byte: head, progress event, keep-alive comments), and its answer,
+ * the upstream's JSON or SSE, an upstream error, a denial or expiry, as events in it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -369,7 +371,10 @@ static void test_stream_approved_json(void **state)
 	char resp[256], want[1024] = "", id[16];
 	struct run t;
 
+	char *next = post(40, "SELECT 1");
+
 	stream_started(&t, 11, id);
+	client(&t, next); /* pipelined behind the held call */
 	approve(&t, id);
 	assert_int_equal(t.cl.len, 0);
 	snprintf(resp, sizeof(resp),
@@ -381,12 +386,20 @@ static void test_stream_approved_json(void **state)
 	event(want, sizeof(want), result);
 	strcat(want, "0\r\n\r\n");
 	check_out(&t, want);
-	/* recorded: the progress event, the released request, the response */
-	assert_int_equal(t.n_rec, 3);
+	/* recorded: the progress event, the released request, the next one, the response */
+	assert_int_equal(t.n_rec, 4);
 	assert_false(t.rec[1].to_client);
-	assert_true(t.rec[2].to_client);
-	assert_false(t.rec[2].own);
-	assert_string_equal(t.rec[2].payload, result);
+	assert_non_null(strstr(t.rec[2].payload, "SELECT 1"));
+	assert_true(t.rec[3].to_client);
+	assert_false(t.rec[3].own);
+	assert_string_equal(t.rec[3].payload, result);
+	/* the request behind it went upstream after it, and its answer keeps its own head */
+	assert_true(t.up.len > strlen(next));
+	assert_memory_equal(t.up.data + t.up.len - strlen(next), next, strlen(next));
+	t.cl.len = 0;
+	server(&t, ok_response);
+	check_out(&t, ok_response);
+	free(next);
 	run_end(&t);
 }
 
