@@ -177,7 +177,6 @@ static int slot_push(struct mw_inspect *in, char *reply, size_t len)
 	return 0;
 }
 
-/* Replies at the head of the queue go out now. */
 /* A held call now at the head of the queue whose client may hear of it: its SSE reply starts
  * (recorded as our own), and its answer will be events in that stream. */
 static int stream_start(struct mw_inspect *in, struct slot *s, struct mw_bytes *to_client)
@@ -211,6 +210,8 @@ static int stream_start(struct mw_inspect *in, struct slot *s, struct mw_bytes *
 	return 0;
 }
 
+/* Replies at the head of the queue go out now; a held call reaching the head may start its
+ * reply. */
 int inspect_slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
 {
 	while (in->first && (in->first->reply || in->first->hold)) {

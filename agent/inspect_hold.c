@@ -6,6 +6,8 @@
 #include "sse.h"
 #include "util.h"
 
+#define HOLD_KEEPALIVE_DEFAULT (15ULL * 1000000ULL) /* env->keepalive_usec 0 */
+
 struct mw_hold {
 	struct mw_approval_waiter w; /* first: the waiter's callback finds the hold */
 	char id[MW_APPROVAL_ID_LEN + 1];
@@ -140,7 +142,7 @@ int hold_begin(struct mw_inspect_env *env, const struct mw_hold_call *c,
 	h->ud = ud;
 	h->w.fn = on_decided;
 	h->w.deadline = env->hold_usec ? now + env->hold_usec : 0;
-	h->keepalive_usec = env->keepalive_usec ? env->keepalive_usec : 15000000ULL;
+	h->keepalive_usec = env->keepalive_usec ? env->keepalive_usec : HOLD_KEEPALIVE_DEFAULT;
 	approval_wait(a, &h->w);
 	*ret_hold = h;
 	return 0;
@@ -360,11 +362,6 @@ char *hold_request_id(const struct mw_hold *h)
 						: NULL;
 
 	return json_dumps(id ? id : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
-}
-
-bool hold_streaming(const struct mw_hold *h)
-{
-	return h->streaming;
 }
 
 int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len, char **ret_json,

@@ -65,7 +65,6 @@ const char *hold_rule(const struct mw_hold *h);
  * answer is events only: hold_error_reply() writes the error event and the last chunk, and
  * an approved call's upstream response is re-emitted as events (inspect_resp.c). */
 bool hold_stream_wanted(const struct mw_hold *h);
-bool hold_streaming(const struct mw_hold *h);
 /* The held request's id as JSON (malloc'd; NULL on allocation failure). */
 char *hold_request_id(const struct mw_hold *h);
 /* Head and progress event into out; ret_json (may be NULL) gets the notification. */
