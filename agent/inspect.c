@@ -579,7 +579,8 @@ static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 					to_client);
 	}
 	if (in->method == HTTP1_M_POST && in->body.len > 0) {
-		r = mcp_parse(in->body.data, in->body.len, MCP_FROM_CLIENT, NULL, &body, &perr);
+		r = mcp_parse_lazy(in->body.data, in->body.len, MCP_FROM_CLIENT, NULL,
+				   policy_needs_args_cb, in->env->policy, &body, &perr);
 		if (r < 0) {
 			report(in, claims, NULL, NULL, "malformed", NULL, perr.text);
 			jwt_claims_free(claims);

@@ -615,10 +615,24 @@ out:
 	return r;
 }
 
+struct mw_jwt_claims *jwt_claims_ref(struct mw_jwt_claims *c)
+{
+	if (c)
+		__atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
 struct mw_jwt_claims *jwt_claims_free(struct mw_jwt_claims *c)
 {
+	unsigned n;
+
 	if (!c)
 		return NULL;
+	n = __atomic_load_n(&c->refs, __ATOMIC_ACQUIRE);
+	while (n > 0)
+		if (__atomic_compare_exchange_n(&c->refs, &n, n - 1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return NULL;
 	for (size_t i = 0; i < c->n_groups; i++)
 		free(c->groups[i]);
 	free(c->groups);

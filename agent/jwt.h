@@ -160,6 +160,7 @@ struct mw_jwt_claims {
 	char kid[MW_JWK_MAX_KID + 1];
 	char alg[16];
 	json_t *payload; /* the verified claims object, for custom claims; owned */
+	unsigned refs;	 /* owners besides the first (jwt_claims_ref()); atomic */
 };
 
 /* Verify a compact JWS (without "Bearer "), at most MW_JWT_MAX_TOKEN_BYTES, against keys and
@@ -168,6 +169,10 @@ int jwt_verify(const char *token, size_t len, const struct mw_jwks *keys,
 	       const struct mw_jwt_expect *expect, struct mw_jwt_claims **ret_claims, char *err,
 	       size_t errlen);
 
+/* Claims may be shared (the token cache hands out references): a holder never changes them.
+ * jwt_claims_ref() adds an owner; jwt_claims_free() drops one and frees (wiped) with the
+ * last. Both are safe from several threads at once. */
+struct mw_jwt_claims *jwt_claims_ref(struct mw_jwt_claims *c);
 struct mw_jwt_claims *jwt_claims_free(struct mw_jwt_claims *c);
 
 /* UNVERIFIED: NOT AUTHENTICATED, ATTACKER-CONTROLLED. Copies the "iss" of the token's payload

@@ -1,7 +1,11 @@
 /* log.c: see log.h. */
 #include "log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
@@ -32,6 +36,20 @@ void log_fields_add(struct mw_log_fields *lf, const char *name, const char *fmt,
 	if (lf->n >= MW_LOG_MAX_FIELDS)
 		return;
 	lf->f[lf->n].name = name;
+	if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) { /* the common case, without vsnprintf */
+		const char *v;
+		size_t n;
+
+		va_start(ap, fmt);
+		v = va_arg(ap, const char *);
+		va_end(ap);
+		v = v ? v : "(null)";
+		n = strnlen(v, sizeof(lf->f[lf->n].value) - 1);
+		memcpy(lf->f[lf->n].value, v, n);
+		lf->f[lf->n].value[n] = 0;
+		lf->n++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(lf->f[lf->n].value, sizeof(lf->f[lf->n].value), fmt, ap);
 	va_end(ap);
@@ -65,54 +83,134 @@ static bool escape_value(const char *in, char *out, size_t size)
 	return quote;
 }
 
-/* One line on stderr: message, then FIELD=value pairs (values escaped, quoted if needed). */
+/* Append n bytes of s at *pos in buf (size), cut at size - 1. */
+static void put(char *buf, size_t size, size_t *pos, const char *s, size_t n)
+{
+	if (*pos + 1 >= size)
+		return;
+	if (n > size - 1 - *pos)
+		n = size - 1 - *pos;
+	memcpy(buf + *pos, s, n);
+	*pos += n;
+}
+
+static void put_str(char *buf, size_t size, size_t *pos, const char *s)
+{
+	put(buf, size, pos, s, strlen(s));
+}
+
+/* Decimal of a non-negative int. */
+static void put_uint(char *buf, size_t size, size_t *pos, unsigned v)
+{
+	char d[16];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(buf, size, pos, d + i, sizeof(d) - i);
+}
+
+static pid_t cached_pid;
+
+static void pid_forget(void)
+{
+	cached_pid = 0;
+}
+
+static pid_t log_pid(void)
+{
+	static bool registered;
+
+	if (!registered) {
+		registered = true;
+		pthread_atfork(NULL, NULL, pid_forget); /* a child logs with its own pid */
+	}
+	if (!cached_pid)
+		cached_pid = getpid();
+	return cached_pid;
+}
+
+/* One line on stderr, written at once: message, then FIELD=value pairs (values escaped,
+ * quoted if needed); fields with empty values are left out. */
 static void emit_stderr(int prio, const char *message_id, const struct mw_log_fields *lf,
 			const char *msg)
 {
 	char line[4096];
-	size_t n;
-
 	char m[2 * LOG_LINE_MAX];
+	size_t n = 0;
 
 	escape_value(msg, m, sizeof(m));
-	n = (size_t)snprintf(line, sizeof(line), "mcpwarden[%d]: <%d> %s", (int)getpid(), prio, m);
-	if (message_id && n < sizeof(line))
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " MESSAGE_ID=%s", message_id);
-	for (size_t i = 0; lf && i < lf->n && n < sizeof(line); i++) {
-		char v[2 * sizeof(lf->f[i].value)];
-		bool quote = escape_value(lf->f[i].value, v, sizeof(v));
-
-		n += (size_t)snprintf(line + n, sizeof(line) - n, quote ? " %s=\"%s\"" : " %s=%s",
-				      lf->f[i].name, v);
+	put_str(line, sizeof(line), &n, "mcpwarden[");
+	put_uint(line, sizeof(line), &n, (unsigned)log_pid());
+	put_str(line, sizeof(line), &n, "]: <");
+	put_uint(line, sizeof(line), &n, (unsigned)prio);
+	put_str(line, sizeof(line), &n, "> ");
+	put_str(line, sizeof(line), &n, m);
+	if (message_id) {
+		put_str(line, sizeof(line), &n, " MESSAGE_ID=");
+		put_str(line, sizeof(line), &n, message_id);
 	}
-	if (n >= sizeof(line))
-		n = sizeof(line) - 1;
-	line[n] = 0;
-	fprintf(stderr, "%s\n", line);
+	for (size_t i = 0; lf && i < lf->n; i++) {
+		char v[2 * sizeof(lf->f[i].value)];
+		bool quote;
+
+		if (!lf->f[i].value[0])
+			continue;
+		quote = escape_value(lf->f[i].value, v, sizeof(v));
+		put_str(line, sizeof(line), &n, " ");
+		put_str(line, sizeof(line), &n, lf->f[i].name);
+		put_str(line, sizeof(line), &n, quote ? "=\"" : "=");
+		put_str(line, sizeof(line), &n, v);
+		if (quote)
+			put_str(line, sizeof(line), &n, "\"");
+	}
+	line[n++] = '\n'; /* put() left room for it */
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(STDERR_FILENO, line + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* "NAME=value" into buf (LOG_LINE_MAX), cut at LOG_LINE_MAX - 1 bytes; its length. */
+static size_t journal_field(char *buf, const char *name, const char *value)
+{
+	size_t n = 0;
+
+	put_str(buf, LOG_LINE_MAX, &n, name);
+	put(buf, LOG_LINE_MAX, &n, "=", 1);
+	put_str(buf, LOG_LINE_MAX, &n, value);
+	return n;
 }
 
 static int emit_journal(int prio, const char *message_id, const struct mw_log_fields *lf,
 			const char *msg)
 {
-	char bufs[MW_LOG_MAX_FIELDS + 4][LOG_LINE_MAX];
+	char bufs[MW_LOG_MAX_FIELDS + 2][LOG_LINE_MAX];
+	char pbuf[16] = "PRIORITY=";
 	struct iovec iov[MW_LOG_MAX_FIELDS + 4];
-	size_t n = 0;
+	size_t n = 0, b = 0, pl = 9;
 
-	snprintf(bufs[n], LOG_LINE_MAX, "MESSAGE=%s", msg);
-	n++;
-	snprintf(bufs[n], LOG_LINE_MAX, "PRIORITY=%d", prio);
-	n++;
-	snprintf(bufs[n], LOG_LINE_MAX, "SYSLOG_IDENTIFIER=mcpwarden");
-	n++;
+	iov[n].iov_base = bufs[b];
+	iov[n++].iov_len = journal_field(bufs[b++], "MESSAGE", msg);
+	put_uint(pbuf, sizeof(pbuf), &pl, (unsigned)prio);
+	iov[n].iov_base = pbuf;
+	iov[n++].iov_len = pl;
+	iov[n].iov_base = (void *)"SYSLOG_IDENTIFIER=mcpwarden";
+	iov[n++].iov_len = strlen("SYSLOG_IDENTIFIER=mcpwarden");
 	if (message_id) {
-		snprintf(bufs[n], LOG_LINE_MAX, "MESSAGE_ID=%s", message_id);
-		n++;
+		iov[n].iov_base = bufs[b];
+		iov[n++].iov_len = journal_field(bufs[b++], "MESSAGE_ID", message_id);
 	}
-	for (size_t i = 0; lf && i < lf->n; i++, n++)
-		snprintf(bufs[n], LOG_LINE_MAX, "%s=%s", lf->f[i].name, lf->f[i].value);
-	for (size_t i = 0; i < n; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = strlen(bufs[i]);
+	for (size_t i = 0; lf && i < lf->n; i++) {
+		iov[n].iov_base = bufs[b];
+		iov[n++].iov_len = journal_field(bufs[b++], lf->f[i].name, lf->f[i].value);
 	}
 	return sd_journal_sendv(iov, (int)n);
 }

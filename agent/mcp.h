@@ -160,6 +160,8 @@ struct mcp_message {
 struct mcp_body {
 	json_t *root;
 	bool batch;
+	bool partial; /* from mcp_parse_lazy() without a tree: root and every json_t pointer
+		       * NULL; msgs[0] has only kind, id, method, mid and tool */
 	size_t n;
 	struct mcp_message *msgs;
 };
@@ -203,6 +205,41 @@ struct mcp_parse_error {
 int mcp_parse(const void *buf, size_t len, enum mcp_dir dir, const struct mcp_limits *limits,
 	      struct mcp_body **ret_body, struct mcp_parse_error *ret_err);
 struct mcp_body *mcp_body_free(struct mcp_body *b);
+
+/* --- Fast path (mcp_fast.c) -----------------------------------------------------------------
+ * Most client bodies are one request whose envelope is all the checkpoint reads. The scanner
+ * reads jsonrpc, id, method, params.name and whether params.arguments exists, without
+ * allocating, from a strict subset of the bodies mcp_parse() accepts (see mcp_fast.c), and
+ * answers -EAGAIN ("unsure") for everything else, valid or not. Where it answers 0, mcp_parse()
+ * accepts the body as one message with the same kind, id, method, mid and tool (tools/call
+ * only), arguments present as an object exactly when has_arguments, and no invalid reason
+ * (tests/fuzz/fuzz_mcp_fast.c checks this). Strings are not NUL-terminated: pointer and length
+ * into buf, never escaped. */
+struct mcp_scan {
+	enum mcp_kind kind; /* MCP_REQUEST or MCP_NOTIFICATION */
+	struct mcp_id id;   /* str NULL: see id_str */
+	const char *id_str;
+	size_t id_len;
+	const char *method;
+	size_t method_len;
+	enum mcp_method mid;
+	const char *name; /* tools/call params.name, else NULL */
+	size_t name_len;
+	bool has_arguments;
+};
+
+int mcp_scan_request(const void *buf, size_t len, enum mcp_dir dir,
+		     const struct mcp_limits *limits, struct mcp_scan *ret_scan);
+
+/* Whether the caller needs params.arguments of a tools/call of tool (policy with "args"
+ * match keys that could apply). */
+typedef bool (*mcp_args_needed_fn)(void *userdata, const char *method, const char *tool);
+/* mcp_parse() for callers that read only the envelope: a body the scanner takes, and whose
+ * arguments need_args (NULL: never) does not want, becomes a partial body (no tree); any other
+ * body goes to mcp_parse(). Same returns and errors as mcp_parse(). */
+int mcp_parse_lazy(const void *buf, size_t len, enum mcp_dir dir, const struct mcp_limits *limits,
+		   mcp_args_needed_fn need_args, void *userdata, struct mcp_body **ret_body,
+		   struct mcp_parse_error *ret_err);
 void mcp_body_freep(struct mcp_body **b);
 
 /* "tools/call" -> MCP_M_TOOLS_CALL; NULL or unknown -> MCP_M_OTHER. */

@@ -376,31 +376,6 @@ static void cache_insert_locked(struct mw_oidc *o, const unsigned char *md, unsi
 	o->cache_n++;
 }
 
-static struct mw_jwt_claims *claims_dup(const struct mw_jwt_claims *c)
-{
-	struct mw_jwt_claims *d = malloc(sizeof(*d));
-
-	if (!d)
-		return NULL;
-	memcpy(d, c, sizeof(*d));
-	d->groups = NULL;
-	d->n_groups = 0;
-	d->payload = c->payload ? json_deep_copy(c->payload) : NULL;
-	if (c->payload && !d->payload)
-		return jwt_claims_free(d);
-	if (c->n_groups == 0)
-		return d;
-	d->groups = calloc(c->n_groups, sizeof(*d->groups));
-	if (!d->groups)
-		return jwt_claims_free(d);
-	for (; d->n_groups < c->n_groups; d->n_groups++) {
-		d->groups[d->n_groups] = strdup(c->groups[d->n_groups]);
-		if (!d->groups[d->n_groups])
-			return jwt_claims_free(d);
-	}
-	return d;
-}
-
 void oidc_cache_stats(struct mw_oidc *o, struct mw_oidc_cache_stats *ret_stats)
 {
 	pthread_mutex_lock(&o->lock);
@@ -632,6 +607,22 @@ static int pick_issuer(const struct mw_oidc *o, const char *token, size_t len, s
 	return oidc_fail(err, errlen, -EACCES, "no issuer '%s' is configured", SHOW(iss));
 }
 
+/* The SHA-256 implementation, fetched once (EVP_sha256() looks it up on every call). */
+static EVP_MD *md_sha256; /* kept for the process's life */
+
+static void fetch_sha256(void)
+{
+	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fetch_sha256);
+	return md_sha256 ? md_sha256 : EVP_sha256();
+}
+
 int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_sec,
 		struct mw_jwt_claims **ret_claims, char *err, size_t errlen)
 {
@@ -652,20 +643,18 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 	if (len == 0 || len > MW_JWT_MAX_TOKEN_BYTES)
 		return oidc_fail(err, errlen, -EBADMSG, "token size %zu out of range (1..%d)", len,
 				 MW_JWT_MAX_TOKEN_BYTES);
-	if (EVP_Digest(token, len, md, NULL, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(token, len, md, NULL, sha256(), NULL) != 1)
 		return oidc_fail(err, errlen, -ENOMEM, "SHA-256 failed");
 
 	pthread_mutex_lock(&o->lock);
 	e = cache_find_locked(o, md, now_sec);
 	if (e)
-		copy = claims_dup(e->claims);
+		c = jwt_claims_ref(e->claims); /* shared, read-only: see jwt.h */
 	*(e ? &o->hits : &o->misses) += 1;
 	pthread_mutex_unlock(&o->lock);
 	if (e) {
 		explicit_bzero(md, sizeof(md));
-		if (!copy)
-			return oidc_fail(err, errlen, -ENOMEM, "out of memory");
-		*ret_claims = copy;
+		*ret_claims = c;
 		return 0;
 	}
 
@@ -694,10 +683,8 @@ int oidc_verify(struct mw_oidc *o, const char *token, size_t len, uint64_t now_s
 		.now_sec = now_sec,
 	};
 	r = jwt_verify(token, len, keys->jwks, &x, &c, err, errlen);
-	if (r == 0 && !(copy = claims_dup(c))) {
-		c = jwt_claims_free(c);
-		r = oidc_fail(err, errlen, -ENOMEM, "out of memory");
-	}
+	if (r == 0)
+		copy = jwt_claims_ref(c); /* the cache's reference */
 
 	pthread_mutex_lock(&o->lock);
 	drop = keys_unref_locked(keys);

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "journal_index.h"
 #include "log.h"
+#include "oidc.h"
 #include "unit.h"
 
 static const char *source_name(enum mw_enroll_source s)
@@ -493,6 +494,18 @@ static int op_status(struct mw_daemon *d, json_t **ret)
 			     (json_int_t)fc->failed, "bytes_up", (json_int_t)fc->bytes_up,
 			     "bytes_down", (json_int_t)fc->bytes_down, "origin_missing",
 			     (json_int_t)fc->origin_missing);
+	if (counters && d->inspect_env && d->inspect_env->oidc) {
+		struct mw_oidc_cache_stats cs;
+
+		oidc_cache_stats(d->inspect_env->oidc, &cs);
+		json_object_set_new(counters, "token_cache_entries",
+				    json_integer((json_int_t)cs.entries));
+		json_object_set_new(counters, "token_cache_hits", json_integer((json_int_t)cs.hits));
+		json_object_set_new(counters, "token_cache_misses",
+				    json_integer((json_int_t)cs.misses));
+		json_object_set_new(counters, "token_cache_evictions",
+				    json_integer((json_int_t)cs.evictions));
+	}
 	bpf = json_object();
 	loader_stats(d->loader, stats);
 	for (unsigned i = 0; i < MW_STAT_MAX; i++)

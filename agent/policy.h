@@ -157,5 +157,10 @@ int policy_eval(const struct mw_policy *p, const struct mw_policy_request *req,
 int policy_explain(const struct mw_policy *p, const struct mw_policy_request *req,
 		   struct mw_policy_decision *ret);
 void policy_decision_clear(struct mw_policy_decision *d);
+/* Whether a rule with "args" match keys could match a request of this method and tool (NULL:
+ * none), so that the caller must read the arguments; false means policy_eval() decides the
+ * same with args NULL. policy_needs_args_cb() is the same for mcp_parse_lazy(). */
+bool policy_needs_args(const struct mw_policy *p, const char *method, const char *tool);
+bool policy_needs_args_cb(void *policy, const char *method, const char *tool);
 
 const char *policy_action_str(enum mw_policy_action a);

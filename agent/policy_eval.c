@@ -502,3 +502,24 @@ void policy_decision_clear(struct mw_policy_decision *d)
 	d->trace = NULL;
 	d->n_trace = 0;
 }
+
+bool policy_needs_args(const struct mw_policy *p, const char *method, const char *tool)
+{
+	for (size_t i = 0; p && i < p->n_rules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (!r->n_args)
+			continue;
+		if ((r->keys & 1u << K_METHOD) && !list_glob(&r->l[K_METHOD], method, false))
+			continue;
+		if ((r->keys & 1u << K_TOOL) && !list_glob(&r->l[K_TOOL], tool, false))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+bool policy_needs_args_cb(void *policy, const char *method, const char *tool)
+{
+	return policy_needs_args(policy, method, tool);
+}

@@ -12,6 +12,10 @@
 # closed loop for DURATION_MAX s (throughput).  The agent's own CPU time is read from /proc,
 # so "inspected calls/s per core" is the closed-loop rate divided by the cores it used.  Every
 # call through the agent must show as an allow decision in its log, or the run fails.
+# JOURNALD=1 has the agent log to a private systemd-journald (its own mount namespace, rate
+# limit off, pinned beside the client and stub) instead of stderr; decisions are then counted
+# in that journal, and journald's CPU per call is shown.
+# The agent's token cache must show one miss and a hit for every other call (mcpwarden status).
 # PERF=1 records the agent during its closed loop (perf record, DWARF call graphs) and prints
 # its syscalls per call, CPU by library, the hottest symbols and the inclusive call tree.
 # Results also go to build/bench/mcp.json.
@@ -25,6 +29,7 @@ CONNS=${CONNS:-8}         # open loop
 CONNS_MAX=${CONNS_MAX:-32} # closed loop: enough requests in flight to keep a proxy busy
 PERF=${PERF:-0}
 NICE=${NICE:-0}     # e.g. -10: the stub, nginx, the agent and the client at that niceness
+JOURNALD=${JOURNALD:-0}
 BYPASS=${BYPASS:-0} # 1: a fourth path, the agent with "bypass": true (sockmap), run after the others
 SYSCALLS=syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl
 AGENT_CPU=${AGENT_CPU:-1} # the agent and nginx's worker; client and stub on the other CPUs
@@ -95,6 +100,32 @@ NGINX_PID=$SPAWNED
 wait_port 9080 || fail "nginx did not start: $(tail -3 "$T_DIR/nginx.log" "$T_DIR/nginx/error.log")"
 renice -n "$NICE" -p "$STUB_PID" "$NGINX_PID" $(pgrep -P "$NGINX_PID") >/dev/null
 
+# the private journald: start_private_journald (tests/lib.sh), with a drop-in that turns the
+# rate limit off (the agent logs every decision, far above journald's default burst)
+if [ "$JOURNALD" = 1 ]; then
+	[ -x /lib/systemd/systemd-journald ] || fail "JOURNALD=1 needs /lib/systemd/systemd-journald"
+	unshare --mount --propagation private -- bash -c '
+		for d in /run/systemd /run/log /var/log/journal; do
+			[ -d "$d" ] || continue
+			mount -t tmpfs -o mode=0755 tmpfs "$d" || exit 1
+		done
+		mkdir -p /run/systemd/journald.conf.d &&
+		printf "[Journal]\nRateLimitBurst=0\nStorage=volatile\nRuntimeMaxUse=1G\n" \
+			>/run/systemd/journald.conf.d/bench.conf || exit 1
+		exec /lib/systemd/systemd-journald' >"$T_DIR/journald.log" 2>&1 &
+	T_JOURNALD_PID=$!
+	T_PIDS=("$T_JOURNALD_PID" "${T_PIDS[@]}")
+	for _ in $(seq 50); do
+		nsenter --mount="/proc/$T_JOURNALD_PID/ns/mnt" -- test -S /run/systemd/journal/socket \
+			2>/dev/null && break
+		sleep 0.1
+	done
+	nsenter --mount="/proc/$T_JOURNALD_PID/ns/mnt" -- test -S /run/systemd/journal/socket ||
+		fail "the private journald did not start: $(tail -3 "$T_DIR/journald.log")"
+	taskset -a -p -c "$OTHER_CPUS" "$T_JOURNALD_PID" >/dev/null
+	renice -n "$NICE" -p "$T_JOURNALD_PID" >/dev/null
+fi
+
 # start_mw BYPASS: (re)start the agent, "bypass": true|false, pinned to AGENT_CPU
 start_mw() {
 	[ -n "${AGENT_PID:-}" ] && t_kill "$AGENT_PID"
@@ -109,26 +140,52 @@ start_mw() {
      "action": "allow"},
     {"name": "default", "action": "deny"}]}')
 	: >"$T_DIR/agent.log"
-	start_agent "$cfg" >/dev/null || fail "the agent did not start: $(tail -5 "$T_DIR/agent.log")"
+	if [ "$JOURNALD" = 1 ]; then
+		echo "$cfg" >"$T_DIR/mcpwarden.json"
+		start_agent_journald "$T_DIR/mcpwarden.json" >/dev/null ||
+			fail "the agent did not start: $(tail -5 "$T_DIR/agent.log")"
+	else
+		start_agent "$cfg" >/dev/null || fail "the agent did not start: $(tail -5 "$T_DIR/agent.log")"
+	fi
 	taskset -a -p -c "$AGENT_CPU" "$AGENT_PID" >/dev/null || fail "taskset on the agent failed"
 	renice -n "$NICE" -p "$AGENT_PID" >/dev/null
 }
 start_mw false
 
 # --- measurements --------------------------------------------------------------------------
-decisions() { grep -c "MCPW_DECISION=$1" "$T_DIR/agent.log"; }
+if [ "$JOURNALD" = 1 ]; then
+	decisions() { journal_ctl -q -o cat "MCPW_DECISION=$1" "_PID=$AGENT_PID" | wc -l; }
+else
+	decisions() { grep -c "MCPW_DECISION=$1" "$T_DIR/agent.log"; }
+fi
+# check_token_cache: the agent verified the token once and answered every other call from its
+# cache (hits + misses = the calls it inspected since it started)
+check_token_cache() {
+	local st calls
+	st=$(mw status --json) || fail "mcpwarden status failed"
+	calls=$(decisions allow)
+	[ "$(jq .counters.token_cache_misses <<<"$st")" = 1 ] &&
+		[ "$(jq .counters.token_cache_entries <<<"$st")" = 1 ] &&
+		[ "$(jq '.counters.token_cache_hits + .counters.token_cache_misses' <<<"$st")" = "$calls" ] ||
+		fail "token cache: $(jq -c '.counters | with_entries(select(.key | startswith("token_cache")))' <<<"$st") for $calls calls"
+	echo "  token cache: $(jq -r '"\(.counters.token_cache_hits) hits, \(.counters.token_cache_misses) miss, \(.counters.token_cache_entries) entry"' <<<"$st")" >&3
+}
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 
 # run PATH TEST MODE mcpload-args...: one mcpload run, its JSON line tagged into raw.jsonl
 run() {
-	local path=$1 test=$2 mode=$3 cg=$T_CG/other port=9000 out rc a0 a1 t0 t1 c0 c1 s0 s1 extra='{}'
+	local path=$1 test=$2 mode=$3 cg=$T_CG/other port=9000 out rc a0 a1 t0 t1 c0 c1 s0 s1 j0 j1 extra='{}'
 	shift 3
 	case $path in
 	nginx) port=9080 ;;
 	mcpwarden | bypass) cg=$T_CG/gw ;;
 	esac
-	if [ "$cg" = "$T_CG/gw" ]; then a0=$(decisions allow); c0=$(cpu_ticks "$AGENT_PID"); fi
+	if [ "$cg" = "$T_CG/gw" ]; then
+		a0=$(decisions allow)
+		c0=$(cpu_ticks "$AGENT_PID")
+		[ "$JOURNALD" = 1 ] && j0=$(cpu_ticks "$T_JOURNALD_PID")
+	fi
 	if [ "$path" = nginx ]; then c0=$(cpu_ticks "$(pgrep -P "$NGINX_PID" | head -1)"); fi
 	s0=$(cpu_ticks "$STUB_PID")
 	t0=$(date +%s%N)
@@ -141,10 +198,18 @@ run() {
 	if [ "$cg" = "$T_CG/gw" ]; then
 		c1=$(cpu_ticks "$AGENT_PID")
 		sleep 0.2 # the last decisions reach the log
+		[ "$JOURNALD" = 1 ] && j1=$(cpu_ticks "$T_JOURNALD_PID")
 		a1=$(decisions allow)
+		for _ in $(seq 100); do # journald may lag behind under load
+			[ "$JOURNALD" = 1 ] && [ "$((a1 - a0))" -lt "$(jq -r .sent <<<"$out")" ] || break
+			sleep 0.1
+			a1=$(decisions allow)
+		done
 		extra=$(jq -nc --argjson d "$((a1 - a0))" --argjson c "$(((c1 - c0)))" \
 			--argjson w "$(((t1 - t0) / 1000000))" --argjson tck "$TCK" \
 			'{decisions: $d, cpu: ($c / $tck / ($w / 1000))}')
+		[ "$JOURNALD" = 1 ] && extra=$(jq -c --argjson j "$((j1 - j0))" --argjson tck "$TCK" \
+			--argjson w "$(((t1 - t0) / 1000000))" '. + {journald_cpu: ($j / $tck / ($w / 1000))}' <<<"$extra")
 		[ "$(jq -r .sent <<<"$out")" = "$((a1 - a0))" ] ||
 			fail "$test: $(jq -r .sent <<<"$out") calls sent but $((a1 - a0)) allow decisions logged"
 	fi
@@ -200,9 +265,11 @@ series() {
 	[ "$denied" = 0 ] || fail "$denied calls not allowed: $(grep -m1 'MCPW_DECISION=[dum]' "$T_DIR/agent.log")"
 }
 series direct nginx mcpwarden
+check_token_cache
 if [ "$BYPASS" = 1 ]; then
 	start_mw true
 	series bypass
+	check_token_cache
 fi
 
 # --- report --------------------------------------------------------------------------------
@@ -228,7 +295,8 @@ jq -r --arg rates "$RATES" '
   "",
   ($r.mcpwarden.open1000 // empty | "aim at 1000/s: mcpwarden adds \(add("mcpwarden"; "open1000"; "p50_us")) us at p50 [<= 50], \(add("mcpwarden"; "open1000"; "p99_us")) us at p99 [<= 200]; nginx adds \(add("nginx"; "open1000"; "p50_us")) / \(add("nginx"; "open1000"; "p99_us"))"),
   "aim closed loop: \($r.mcpwarden.closed.rate / $r.mcpwarden.closed.cpu | round) inspected calls/s per agent core (\($r.mcpwarden.closed.rate | round)/s at \($r.mcpwarden.closed.cpu * 100 | round)% of one core) [>= 20000]; nginx \($r.nginx.closed.rate / $r.nginx.closed.cpu | round)/s per core",
-  "inspected: \([$r.mcpwarden[], $r.bypass[]? | .decisions] | add) calls through the agent, each an allow decision in the agent log"
+  "inspected: \([$r.mcpwarden[], $r.bypass[]? | .decisions] | add) calls through the agent, each an allow decision in the agent log",
+  ($r.mcpwarden.closed.journald_cpu // empty | "journald (private, pinned with client and stub): \(. * 100 | round)% of a core in the closed loop, \(. / $r.mcpwarden.closed.rate * 1e6 | round) us per call")
 ' "$BUILD/bench/mcp.json" >&3
 if [ "$PERF" = 1 ] && [ -s "$T_DIR/perf.data" ]; then
 	echo "" >&3
