@@ -603,6 +603,9 @@ int approvals_tick(struct mw_approvals *reg, uint64_t now)
 					approval_wait_cancel(w);
 					w->fn(w, a, MW_APPROVAL_PENDING);
 					wn = a->waiters; /* the list may have changed */
+				} else if (w->poke && now >= w->poke_at) {
+					w->poke_at = now + (w->poke_every ? w->poke_every : 1);
+					w->poke(w);
 				}
 			}
 		} else if (now >= a->decided + MW_APPROVAL_RETAIN_USEC && !a->waiters) {
@@ -636,6 +639,9 @@ uint64_t approvals_next_due(const struct mw_approvals *reg)
 		for (const struct mw_approval_waiter *w = a->waiters; w; w = w->next)
 			if (w->deadline && (!due || w->deadline < due))
 				due = w->deadline;
+		for (const struct mw_approval_waiter *w = a->waiters; w; w = w->next)
+			if (w->poke && (!due || w->poke_at < due))
+				due = w->poke_at;
 	}
 	return due;
 }

@@ -83,6 +83,10 @@ struct mw_approval_waiter {
 	void (*fn)(struct mw_approval_waiter *w, const struct mw_approval *a,
 		   enum mw_approval_state state);
 	uint64_t deadline; /* wall usec; 0: none */
+	/* optional: poke(w) is called (w stays attached) by approvals_tick() once now reaches
+	 * poke_at, then every poke_every usec (keep-alives of a started reply) */
+	void (*poke)(struct mw_approval_waiter *w);
+	uint64_t poke_at, poke_every;
 	struct mw_approval *a;
 	struct mw_approval_waiter *prev, *next;
 };

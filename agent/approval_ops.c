@@ -18,7 +18,8 @@ int daemon_approvals_config(const struct mw_config *c, struct mw_approvals_confi
 {
 	json_t *o = json_object_get(c->root, "approvals"), *v;
 	struct mw_approvals_config cfg = { .timeout_usec = MW_APPROVAL_TIMEOUT_DEFAULT,
-					   .hold_usec = MW_APPROVAL_HOLD_DEFAULT };
+					   .hold_usec = MW_APPROVAL_HOLD_DEFAULT,
+					   .keepalive_usec = MW_APPROVAL_KEEPALIVE_DEFAULT };
 	const char *k;
 
 	json_object_foreach(o, k, v) {
@@ -36,6 +37,12 @@ int daemon_approvals_config(const struct mw_config *c, struct mw_approvals_confi
 				return mw_diag_set(diag, -EINVAL, c->path, 0, 0, key,
 						   "expected a duration (\"10m\", \"50s\")%s",
 						   k[0] == 't' ? " above zero" : "");
+		} else if (!strcmp(k, "keepalive")) {
+			if (mw_parse_duration(s, &cfg.keepalive_usec) < 0 ||
+			    cfg.keepalive_usec < MW_APPROVAL_KEEPALIVE_MIN ||
+			    cfg.keepalive_usec > MW_TIMEOUT_MAX_USEC)
+				return mw_diag_set(diag, -EINVAL, c->path, 0, 0, key,
+						   "expected a duration of 1s or more (\"15s\")");
 		} else if (!strcmp(k, "webhook")) {
 			if (strlen(s) >= sizeof(cfg.webhook) ||
 			    (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)))
@@ -49,7 +56,7 @@ int daemon_approvals_config(const struct mw_config *c, struct mw_approvals_confi
 			snprintf(cfg.justification_arg, sizeof(cfg.justification_arg), "%s", s);
 		} else {
 			return mw_diag_set(diag, -EINVAL, c->path, 0, 0, key,
-					   "unknown key (timeout, hold, webhook, "
+					   "unknown key (timeout, hold, keepalive, webhook, "
 					   "justification_argument)");
 		}
 	}
@@ -203,6 +210,7 @@ void daemon_approvals_apply(struct mw_daemon *d, const struct mw_approvals_confi
 	if (env) {
 		env->approvals = d->approvals;
 		env->hold_usec = cfg->hold_usec;
+		env->keepalive_usec = cfg->keepalive_usec;
 		free(env->justification_arg);
 		env->justification_arg =
 			cfg->justification_arg[0] ? strdup(cfg->justification_arg) : NULL;

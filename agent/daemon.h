@@ -42,9 +42,11 @@ struct mw_cg_cache {
 /* "approvals" in the config. */
 #define MW_APPROVAL_TIMEOUT_DEFAULT (600ULL * 1000000ULL) /* "timeout": a pending approval */
 #define MW_APPROVAL_HOLD_DEFAULT (50ULL * 1000000ULL)	  /* "hold": a connection waits */
+#define MW_APPROVAL_KEEPALIVE_DEFAULT (15ULL * 1000000ULL) /* "keepalive": SSE comments */
+#define MW_APPROVAL_KEEPALIVE_MIN (1000000ULL)
 #define MW_APPROVAL_TICK_USEC 250000ULL
 struct mw_approvals_config {
-	uint64_t timeout_usec, hold_usec;
+	uint64_t timeout_usec, hold_usec, keepalive_usec;
 	char webhook[MW_WEBHOOK_URL_MAX];
 	char justification_arg[128];
 };

@@ -16,6 +16,7 @@
 void inspect_slot_free(struct slot *s)
 {
 	hold_free(s->hold);
+	free(s->stream_id);
 	free(s->reply);
 	jwt_claims_free(s->claims);
 	free(s);
@@ -181,13 +182,50 @@ static int slot_push(struct mw_inspect *in, char *reply, size_t len)
 	return 0;
 }
 
-/* Replies at the head of the queue go out now. */
+/* A held call now at the head of the queue whose client may hear of it: its SSE reply starts
+ * (recorded as our own), and its answer will be events in that stream. */
+static int stream_start(struct mw_inspect *in, struct slot *s, struct mw_bytes *to_client)
+{
+	_cleanup_free_ char *json = NULL;
+	size_t json_len = 0;
+	int r;
+
+	if (s->streamed || !hold_stream_wanted(s->hold))
+		return 0;
+	r = hold_stream_start(s->hold, to_client, &json, &json_len);
+	if (r < 0)
+		return r;
+	s->streamed = true;
+	s->stream_id = hold_request_id(s->hold);
+	if (in->record) {
+		struct mw_inspect_record rec = {
+			.to_client = true,
+			.own = true,
+			.session = s->session,
+			.method = s->method,
+			.tool = s->tool,
+			.status = 200,
+			.payload = (const uint8_t *)json,
+			.len = json_len,
+			.masked = "",
+		};
+
+		in->record(in->userdata, &rec);
+	}
+	return 0;
+}
+
+/* Replies at the head of the queue go out now; a held call reaching the head may start its
+ * reply. */
 int inspect_slots_flush(struct mw_inspect *in, struct mw_bytes *to_client)
 {
-	while (in->first && in->first->reply) {
+	while (in->first && (in->first->reply || in->first->hold)) {
 		struct slot *s = in->first;
-		int r = bytes_append(to_client, s->reply, s->len);
+		int r;
 
+		if (!s->reply)
+			return stream_start(in, s, to_client);
+		r = bytes_append(to_client, s->reply, s->len);
 		if (r < 0)
 			return r;
 		in->first = s->next;
@@ -225,6 +263,8 @@ static void record_own_for(struct mw_inspect *in, const char *session, const cha
 		return;
 	if (len > 12 && memcmp(buf, "HTTP/1.", 7) == 0)
 		rec.status = atoi(buf + 9);
+	else
+		rec.status = 200; /* events in a started stream (inspect_hold.h) */
 	if (json) {
 		rec.payload = (const uint8_t *)json;
 		rec.len = json_len;
@@ -425,7 +465,7 @@ static int hold_request(struct mw_inspect *in, struct mw_jwt_claims **claims,
 	if (r < 0)
 		return -ENOTSUP; /* no approvals, or none to be had: answered as a denial */
 	r = hold_keep(h, *body, in->held.data, in->held.len, in->body.data, in->body.len,
-		      in->method, in->accept, in->session);
+		      in->method, in->http11, in->accept, in->session);
 	*body = NULL;
 	if (r == 0)
 		r = slot_push(in, NULL, 0);
@@ -454,6 +494,10 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 		const struct mw_bytes *b;
 		int r = 0;
 
+		if (s->hold && !hold_settled(s->hold))
+			r = hold_stream_keepalive(s->hold, to_client); /* only the head streams */
+		if (r < 0)
+			return r;
 		if (!s->hold || !hold_settled(s->hold)) {
 			pp = &s->next;
 			continue;
@@ -614,7 +658,8 @@ static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 		if (r != -ENOTSUP) {
 			if (r <= 0) {
 				jwt_claims_free(claims);
-				return r;
+				/* held: its reply may start now if it is at the head */
+				return r ?: inspect_slots_flush(in, to_client);
 			}
 			denied = false; /* passes: forwarded below */
 			mask = review_d.mask;
@@ -696,6 +741,7 @@ static void head_copy(struct mw_inspect *in)
 	const struct http1_header *f;
 
 	in->method = h->method_id;
+	in->http11 = h->version_minor == 1;
 	token_clear(in);
 	in->accept[0] = in->session[0] = 0;
 	f = http1_find(h->headers, h->n_headers, "authorization", NULL);

@@ -98,6 +98,7 @@ struct mw_inspect_env {
 	 * flow is woken when its held request is settled (with inspect_new's userdata) */
 	struct mw_approvals *approvals;
 	uint64_t hold_usec;
+	uint64_t keepalive_usec; /* a started SSE reply's keep-alive comments (0: 15 s) */
 	char *justification_arg;
 	void (*wake)(void *userdata);
 };

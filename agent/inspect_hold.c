@@ -3,7 +3,10 @@
 
 #include <stdio.h>
 
+#include "sse.h"
 #include "util.h"
+
+#define HOLD_KEEPALIVE_DEFAULT (15ULL * 1000000ULL) /* env->keepalive_usec 0 */
 
 struct mw_hold {
 	struct mw_approval_waiter w; /* first: the waiter's callback finds the hold */
@@ -20,6 +23,10 @@ struct mw_hold {
 	struct mw_bytes payload; /* its body, for the payload record once forwarded */
 	int http_method;
 	char accept[256], session[256];
+	bool http11;		 /* the request was HTTP/1.1: a chunked reply may start early */
+	bool streaming;		 /* the SSE reply is started: the answer is events only */
+	bool keepalive_due;	 /* a keep-alive comment is to be written */
+	uint64_t keepalive_usec; /* between keep-alive comments */
 };
 
 static void on_decided(struct mw_approval_waiter *w, const struct mw_approval *a,
@@ -30,6 +37,15 @@ static void on_decided(struct mw_approval_waiter *w, const struct mw_approval *a
 	h->settled = true;
 	h->state = state;
 	snprintf(h->reason, sizeof(h->reason), "%s", approval_reason(a));
+	if (h->settled_fn)
+		h->settled_fn(h->ud);
+}
+
+static void on_poke(struct mw_approval_waiter *w)
+{
+	struct mw_hold *h = (struct mw_hold *)w;
+
+	h->keepalive_due = true;
 	if (h->settled_fn)
 		h->settled_fn(h->ud);
 }
@@ -126,18 +142,20 @@ int hold_begin(struct mw_inspect_env *env, const struct mw_hold_call *c,
 	h->ud = ud;
 	h->w.fn = on_decided;
 	h->w.deadline = env->hold_usec ? now + env->hold_usec : 0;
+	h->keepalive_usec = env->keepalive_usec ? env->keepalive_usec : HOLD_KEEPALIVE_DEFAULT;
 	approval_wait(a, &h->w);
 	*ret_hold = h;
 	return 0;
 }
 
 int hold_keep(struct mw_hold *h, struct mcp_body *body, const uint8_t *bytes, size_t len,
-	      const uint8_t *payload, size_t payload_len, int http_method, const char *accept,
-	      const char *session)
+	      const uint8_t *payload, size_t payload_len, int http_method, bool http11,
+	      const char *accept, const char *session)
 {
 	int r;
 
 	h->body = body;
+	h->http11 = http11;
 	h->http_method = http_method;
 	snprintf(h->accept, sizeof(h->accept), "%s", accept ? accept : "");
 	snprintf(h->session, sizeof(h->session), "%s", session ? session : "");
@@ -194,6 +212,158 @@ const char *hold_rule(const struct mw_hold *h)
 	return h->rule;
 }
 
+/* --- the started SSE reply ----------------------------------------------------------------- */
+
+int hold_stream_chunk(struct mw_bytes *out, const void *p, size_t len)
+{
+	char line[32];
+	int r;
+
+	if (!len)
+		return 0;
+	snprintf(line, sizeof(line), "%zx\r\n", len);
+	r = bytes_append(out, line, strlen(line));
+	r = r ?: bytes_append(out, p, len);
+	return r ?: bytes_append(out, "\r\n", 2);
+}
+
+int hold_stream_event(struct mw_bytes *out, const char *data, size_t len)
+{
+	_cleanup_free_ char *enc = NULL;
+	struct sse_message m = { .event = "message", .event_len = 7, .data = data, .data_len = len,
+				 .retry = -1 };
+	ssize_t size = sse_encoded_size(&m);
+	size_t enc_len;
+	int r;
+
+	if (size < 0)
+		return (int)size;
+	enc = malloc((size_t)size + 1);
+	if (!enc)
+		return -ENOMEM;
+	r = sse_encode(&m, enc, (size_t)size + 1, &enc_len);
+	return r ?: hold_stream_chunk(out, enc, enc_len);
+}
+
+int hold_stream_end(struct mw_bytes *out)
+{
+	return bytes_append(out, "0\r\n\r\n", 5);
+}
+
+/* An answer in the started stream: one event and the end of the stream. */
+static int stream_error_reply(json_t *j, char **ret_buf, size_t *ret_len, char **ret_json,
+			      size_t *ret_json_len)
+{
+	_cleanup_free_ char *json = NULL;
+	struct mw_bytes out = {};
+	size_t len;
+	int r;
+
+	r = mcp_json_dump(j, &json, &len);
+	if (r < 0)
+		return r;
+	r = hold_stream_event(&out, json, len);
+	r = r ?: hold_stream_end(&out);
+	if (r < 0) {
+		bytes_free(&out);
+		return r;
+	}
+	if (ret_json) {
+		*ret_json = TAKE_PTR(json);
+		*ret_json_len = len;
+	}
+	*ret_buf = (char *)out.data;
+	*ret_len = out.len;
+	return 0;
+}
+
+static json_t *progress_token(const struct mw_hold *h)
+{
+	const struct mcp_message *m = h->body && h->body->n == 1 ? &h->body->msgs[0] : NULL;
+	json_t *meta = m ? json_object_get(m->params, "_meta") : NULL;
+	json_t *t = json_object_get(meta, "progressToken");
+
+	return json_is_string(t) || json_is_integer(t) ? t : NULL;
+}
+
+static bool header_safe(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+bool hold_stream_wanted(const struct mw_hold *h)
+{
+	return !h->settled && !h->streaming && h->http11 && progress_token(h) &&
+	       strcasestr(h->accept, "text/event-stream");
+}
+
+int hold_stream_start(struct mw_hold *h, struct mw_bytes *out, char **ret_json,
+		      size_t *ret_json_len)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				   "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n";
+	_cleanup_(json_decrefp) json_t *n = NULL;
+	_cleanup_free_ char *json = NULL;
+	char msg[MW_APPROVAL_ID_LEN + sizeof(h->who) + 64];
+	struct mw_bytes b = {};
+	size_t len;
+	int r;
+
+	snprintf(msg, sizeof(msg), "waiting for approval %s (needs %s)", h->id, h->who);
+	n = json_pack("{s:s, s:s, s:{s:O, s:i, s:s}}", "jsonrpc", "2.0", "method",
+		      "notifications/progress", "params", "progressToken", progress_token(h),
+		      "progress", 0, "message", msg);
+	if (!n)
+		return -ENOMEM;
+	r = mcp_json_dump(n, &json, &len);
+	if (r < 0)
+		return r;
+	r = bytes_append(&b, head, sizeof(head) - 1);
+	if (r == 0 && h->session[0] && header_safe(h->session)) {
+		r = bytes_append(&b, "Mcp-Session-Id: ", 16);
+		r = r ?: bytes_append(&b, h->session, strlen(h->session));
+		r = r ?: bytes_append(&b, "\r\n", 2);
+	}
+	r = r ?: bytes_append(&b, "\r\n", 2);
+	r = r ?: hold_stream_event(&b, json, len);
+	r = r ?: bytes_append(out, b.data, b.len);
+	bytes_free(&b);
+	if (r < 0)
+		return r;
+	h->streaming = true;
+	h->w.poke = on_poke;
+	h->w.poke_every = h->keepalive_usec;
+	h->w.poke_at = mw_now_wall_usec() + h->keepalive_usec;
+	if (ret_json) {
+		*ret_json = TAKE_PTR(json);
+		*ret_json_len = len;
+	}
+	return 0;
+}
+
+int hold_stream_keepalive(struct mw_hold *h, struct mw_bytes *out)
+{
+	char line[MW_APPROVAL_ID_LEN + 64];
+	int n;
+
+	if (!h->streaming || !h->keepalive_due || h->settled)
+		return 0;
+	h->keepalive_due = false;
+	n = snprintf(line, sizeof(line), ": waiting for approval %s\n\n", h->id);
+	return hold_stream_chunk(out, line, (size_t)n);
+}
+
+char *hold_request_id(const struct mw_hold *h)
+{
+	json_t *id = h->body && h->body->n == 1 ? json_object_get(h->body->msgs[0].json, "id")
+						: NULL;
+
+	return json_dumps(id ? id : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
 int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len, char **ret_json,
 		     size_t *ret_json_len)
 {
@@ -225,6 +395,8 @@ int hold_error_reply(struct mw_hold *h, char **ret_buf, size_t *ret_len, char **
 	}
 	den.reason = reason;
 	r = mcp_error_reply(h->body, code, msg, &den, &j);
+	if (r == 0 && h->streaming)
+		return stream_error_reply(j, ret_buf, ret_len, ret_json, ret_json_len);
 	if (r == 0)
 		r = mcp_http_reply(j, &o, ret_buf, ret_len);
 	if (r == -EINVAL && o.session_id) {

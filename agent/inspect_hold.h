@@ -39,8 +39,8 @@ int hold_begin(struct mw_inspect_env *env, const struct mw_hold_call *c,
 /* Hand the hold what it forwards or answers with: the body (owned from now), copies of the
  * request's wire bytes and of its payload (recorded once forwarded), and the reply framing. */
 int hold_keep(struct mw_hold *h, struct mcp_body *body, const uint8_t *bytes, size_t len,
-	      const uint8_t *payload, size_t payload_len, int http_method, const char *accept,
-	      const char *session);
+	      const uint8_t *payload, size_t payload_len, int http_method, bool http11,
+	      const char *accept, const char *session);
 const char *hold_id(const struct mw_hold *h);
 bool hold_settled(const struct mw_hold *h);
 bool hold_approved(const struct mw_hold *h);
@@ -57,4 +57,23 @@ const char *hold_outcome(const struct mw_hold *h);
 /* For the session journal: "approved", "denied", "expired", "hold_limit". */
 const char *hold_event(const struct mw_hold *h);
 const char *hold_rule(const struct mw_hold *h);
+
+/* The started reply: a held HTTP/1.1 call whose client accepts text/event-stream and sent
+ * params._meta.progressToken is answered at once (once it is at the head of the queue) with
+ * a chunked SSE reply whose first event is notifications/progress (progress 0, the approval
+ * id and who must approve); every approvals.keepalive a comment follows.  From then on its
+ * answer is events only: hold_error_reply() writes the error event and the last chunk, and
+ * an approved call's upstream response is re-emitted as events (inspect_resp.c). */
+bool hold_stream_wanted(const struct mw_hold *h);
+/* The held request's id as JSON (malloc'd; NULL on allocation failure). */
+char *hold_request_id(const struct mw_hold *h);
+/* Head and progress event into out; ret_json (may be NULL) gets the notification. */
+int hold_stream_start(struct mw_hold *h, struct mw_bytes *out, char **ret_json,
+		      size_t *ret_json_len);
+/* A keep-alive comment into out when one is due (else nothing). */
+int hold_stream_keepalive(struct mw_hold *h, struct mw_bytes *out);
+/* One chunk; one "event: message" SSE event of data as a chunk; the last chunk. */
+int hold_stream_chunk(struct mw_bytes *out, const void *p, size_t len);
+int hold_stream_event(struct mw_bytes *out, const char *data, size_t len);
+int hold_stream_end(struct mw_bytes *out);
 struct mw_hold *hold_free(struct mw_hold *h);

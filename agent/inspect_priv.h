@@ -29,6 +29,10 @@ struct slot {
 	bool get_stream;		  /* a GET: its stream may carry other requests' responses */
 	char pair_key[MW_INSPECT_PAIR_KEY]; /* its session in env->pairs, "" without pairing */
 	struct mw_hold *hold; /* held for an approval: neither forwarded nor answered */
+	/* the reply is an SSE stream started while held (inspect_hold.h): its answer, ours or
+	 * the upstream's, is sent as events only, then the last chunk */
+	bool streamed;
+	char *stream_id; /* the request's id as JSON, for an error event */
 };
 
 void inspect_slot_free(struct slot *s);
@@ -45,6 +49,7 @@ struct resp {
 	enum resp_mode mode;
 	bool chunked; /* SSE: upstream used chunked: one chunk per event */
 	bool hold;    /* SSE with Content-Length: held whole, Content-Length recomputed */
+	bool events;  /* it answers a started stream (slot->streamed): events only, no head */
 	bool dead;    /* refused (too large): the rest of the connection is discarded */
 	int status;
 	char session[INSPECT_SMALL_FIELD]; /* the response's Mcp-Session-Id, else the slot's */
@@ -73,6 +78,7 @@ struct mw_inspect {
 	char accept[INSPECT_SMALL_FIELD], session[INSPECT_SMALL_FIELD];
 	/* Mcp-Method / Mcp-Name (2026-07-28), checked against the body; NULL: not sent */
 	char *hdr_method, *hdr_name;
+	bool http11;
 	/* the request being decided, for payload records of the agent's own replies */
 	const char *cur_method, *cur_tool;
 	struct slot *first, *last;

@@ -352,6 +352,12 @@ static const struct slot *cur_slot(const struct mw_inspect *in)
 	return in->first && !in->first->reply && !in->first->hold ? in->first : NULL;
 }
 
+/* A 1xx for a call whose SSE reply is started: it has no place in that stream. */
+static bool interim_for_stream(const struct mw_inspect *in)
+{
+	return cur_slot(in) && cur_slot(in)->streamed && in->r.status < 200;
+}
+
 /* --- framing ------------------------------------------------------------------------------ */
 
 /* The head of a held body: status line and fields without Content-Length and
@@ -381,11 +387,50 @@ static int head_rebuild(struct mw_inspect *in, const struct http1_head *h)
 	return r;
 }
 
+/* --- a started stream's answer (slot->streamed, inspect_hold.h) ----------------------------- */
+
+/* The upstream's body as one event (none when empty), then the end of the stream. */
+static int events_body(const void *body, size_t len, struct mw_bytes *to_client)
+{
+	int r = len ? hold_stream_event(to_client, body, len) : 0;
+
+	return r ?: hold_stream_end(to_client);
+}
+
+/* The upstream did not answer 200 with JSON or SSE: an error event, then the end. */
+static int events_error(struct mw_inspect *in, struct mw_bytes *to_client)
+{
+	const struct slot *s = cur_slot(in);
+	char json[256];
+	int n = snprintf(json, sizeof(json),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":"
+			 "\"the upstream answered HTTP %d\"}}",
+			 s && s->stream_id && strlen(s->stream_id) < 160 ? s->stream_id : "null",
+			 MCP_ERR_INTERNAL, in->r.status);
+	struct mw_inspect_record rec = {
+		.to_client = true,
+		.own = true,
+		.session = in->r.session,
+		.method = s ? s->method : "",
+		.tool = s ? s->tool : "",
+		.status = 200,
+		.payload = (const uint8_t *)json,
+		.len = (size_t)n,
+		.masked = "",
+	};
+
+	inspect_record(in, &rec);
+	return events_body(json, (size_t)n, to_client);
+}
+
 static int emit_held(struct mw_inspect *in, const void *body, size_t len,
 		     struct mw_bytes *to_client)
 {
 	char cl[64];
 	int r;
+
+	if (in->r.events)
+		return events_body(body, len, to_client);
 
 	snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n\r\n", len);
 	r = bytes_append(to_client, in->r.head.data, in->r.head.len);
@@ -532,6 +577,7 @@ static int resp_start(struct mw_inspect *in)
 
 	in->r.mode = RESP_PASS;
 	in->r.chunked = in->r.hold = false;
+	in->r.events = cur_slot(in) && cur_slot(in)->streamed;
 	in->r.status = h->status;
 	in->r.body.len = in->r.held_in = 0;
 	in->r.sse = sse_parser_free(in->r.sse);
@@ -542,6 +588,8 @@ static int resp_start(struct mw_inspect *in)
 	else
 		snprintf(in->r.session, sizeof(in->r.session), "%s",
 			 in->first ? in->first->session : "");
+	if (h->flags & HTTP1_HEAD_INTERIM)
+		in->r.events = false; /* a 1xx: not for a started stream, dropped below */
 	if (h->flags & (HTTP1_HEAD_INTERIM | HTTP1_HEAD_NO_BODY | HTTP1_HEAD_TUNNEL))
 		return 0;
 	if (has_type(h, "text/event-stream")) {
@@ -553,6 +601,14 @@ static int resp_start(struct mw_inspect *in)
 		in->r.hold = h->flags & HTTP1_HEAD_CONTENT_LENGTH;
 	} else if (has_type(h, "json") && !(h->flags & HTTP1_HEAD_UNTIL_CLOSE)) {
 		in->r.mode = RESP_JSON;
+	}
+	if (in->r.events && (h->status != 200 || in->r.mode == RESP_PASS)) {
+		in->r.mode = RESP_PASS; /* not passed: answered by events_error() when done */
+		in->r.sse = sse_parser_free(in->r.sse);
+	} else if (in->r.events && in->r.mode == RESP_SSE) {
+		in->r.chunked = true; /* its events go into the started stream's chunks */
+		in->r.hold = false;
+		return 0;
 	}
 	if (in->r.mode == RESP_JSON || in->r.hold)
 		return head_rebuild(in, h);
@@ -567,6 +623,8 @@ static int resp_finish(struct mw_inspect *in, struct mw_bytes *to_client)
 	size_t len;
 	int v;
 
+	if (in->r.events && in->r.mode == RESP_PASS)
+		return events_error(in, to_client);
 	if (in->r.mode == RESP_SSE) {
 		/* an unterminated last block is never dispatched by a client: not sent */
 		if (in->r.chunked)
@@ -603,12 +661,14 @@ static int resp_event(struct mw_inspect *in, const uint8_t *buf, const struct ht
 		if (r < 0 || ev->type != HTTP1_EV_HEAD)
 			return r;
 		r = resp_start(in);
-		if (r == 0 && (in->r.mode == RESP_PASS || (in->r.mode == RESP_SSE && !in->r.hold)))
+		if (r == 0 && !in->r.events && !interim_for_stream(in) &&
+		    (in->r.mode == RESP_PASS || (in->r.mode == RESP_SSE && !in->r.hold)))
 			r = bytes_append(to_client, in->r.raw.data, in->r.raw.len);
 		in->r.raw.len = 0;
 		return r;
 	} else if (in->r.mode == RESP_PASS) {
-		r = bytes_append(to_client, buf, ev->consumed);
+		if (!in->r.events && !interim_for_stream(in)) /* else: dropped */
+			r = bytes_append(to_client, buf, ev->consumed);
 	} else if (ev->type == HTTP1_EV_BODY && in->r.mode == RESP_JSON) {
 		if (in->r.body.len + ev->len > MW_INSPECT_MAX_RESPONSE)
 			return refuse_too_large(in, to_client);

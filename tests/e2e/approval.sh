@@ -131,7 +131,7 @@ config() { # config TIMEOUT HOLD
 	agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": ['"$DBHUB"']}]},
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
   "control": {"group": "'"$GCTL"'"},
-  "approvals": {"timeout": "'"$1"'", "hold": "'"$2"'", "webhook": "http://127.0.0.1:'"$HOOK"'/hook"},
+  "approvals": {"timeout": "'"$1"'", "hold": "'"$2"'", "keepalive": "1s", "webhook": "http://127.0.0.1:'"$HOOK"'/hook"},
   "identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$IDP"'",
     "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]},
   "policy": {"rules": [
@@ -148,7 +148,7 @@ config() { # config TIMEOUT HOLD
 }
 cfg=$(config 2m 90s)
 start_agent "$cfg" || { not_ok "agent starts with approvals configured"; exit 1; }
-ok "agent starts with approvals configured (timeout 2m, hold 90s, webhook)"
+ok "agent starts with approvals configured (timeout 2m, hold 90s, keepalive 1s, webhook)"
 
 URL="http://127.0.0.1:$DBHUB/mcp"
 as_user() { local u=$1; shift; runuser -u "$u" -- "$@"; }
@@ -204,6 +204,43 @@ check_eq "  ... and order 2 is gone (psql)" gone "$(has 2)"
 check_eq "  ... and nothing is pending any more" 0 "$(mw pending --json | jq '.approvals | length')"
 out=$(mwu "$A2" approve "$ID1" 2>&1)
 check_match "approving it again is refused: already approved" "already approved" "$out"
+
+# === 1b. progress: a client with a progressToken hears the approval id at once, then the result
+Q1B="DELETE FROM orders WHERE id = 4"
+call c1b "$ALICE" "$Q1B" --progress
+C1B=$CALL_PID
+ID1B=$(pending_id "$Q1B")
+line=""
+for _ in $(seq 100); do
+	line=$(grep -m1 '^progress ' "$T_DIR/c1b.err") && break
+	sleep 0.1
+done
+check_match "a held call with a progressToken: the SDK client gets notifications/progress at once" \
+	"^progress .*\"progress\":0.*\"message\":\"waiting for approval $ID1B \(needs groups $GDBA; OIDC groups dba\)\"" "$line"
+sleep 1.5
+t_appr=$(date +%s%3N)
+mwu "$A1" approve "$ID1B" >/dev/null
+r1b=$(result c1b "$C1B")
+check_eq "  ... approved: the result arrives in the same call, and order 4 is gone" "true false gone" \
+	"$(jq -r '"\(.ok) \(.isError)"' <<<"$r1b") $(has 4)"
+check_eq "  ... one progress notification, before the approval; the result after it" "1 true true" \
+	"$(jq -r --argjson t "$t_appr" '"\(.progress | length) \(.progress[0].at < $t) \(.at >= $t)"' <<<"$r1b")"
+# on the wire: the started stream, keep-alive comments, and the answer as an event in it
+Q1C="DELETE FROM orders WHERE id = 13"
+body='{"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"name":"'"$TOOL"'","arguments":{"sql":"'"$Q1C"'"},"_meta":{"progressToken":"p-77"}}}'
+spawn_in "$T_CG/gw" "$T_DIR/c1c.raw" curl -sS -N --raw --max-time 30 -H "Authorization: Bearer $ALICE" \
+	-H 'Accept: application/json, text/event-stream' -H 'Content-Type: application/json' \
+	-H 'Mcp-Session-Id: raw-1' -d "$body" "$URL" -D "$T_DIR/c1c.head"
+C1C=$SPAWNED
+ID1C=$(pending_id "$Q1C")
+sleep 2.6
+mwu "$A2" deny "$ID1C" --reason "not this one" >/dev/null
+for _ in $(seq 100); do kill -0 "$C1C" 2>/dev/null || break; sleep 0.1; done
+check_match "curl: the reply starts at once as a chunked SSE stream echoing the session id" \
+	"^HTTP/1.1 200 OK.*Content-Type: text/event-stream.*Transfer-Encoding: chunked.*Mcp-Session-Id: raw-1" "$(tr -d '\r' <"$T_DIR/c1c.head" | tr '\n' ' ')"
+raw=$(tr -d '\r' <"$T_DIR/c1c.raw" | tr '\n' ' ')
+check_match "  ... progress event, keep-alive comments every second, then the -32011 event and the last chunk" \
+	"data: \{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":\{\"progressToken\":\"p-77\",\"progress\":0,.*$ID1C.*: waiting for approval $ID1C .*: waiting for approval $ID1C .*data: \{\"jsonrpc\":\"2.0\",\"id\":77,\"error\":\{\"code\":-32011.*not this one.* 0 *$" "$raw"
 
 # === 2. denied: -32011 with the approver's reason; nothing reaches the database
 Q2="DELETE FROM orders WHERE id = 3"

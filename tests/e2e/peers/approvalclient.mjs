@@ -5,7 +5,9 @@
 //                                [--timeout-ms N] [--progress] [--justification TEXT]
 //                                [--tag TEXT]
 // Initializes, calls the tool once with {ARG: SQL} (request timeout --timeout-ms, default
-// 120000; --progress asks for progress notifications) and prints exactly one JSON line:
+// 120000; --progress asks for progress notifications, each also printed on stderr as
+// "progress {...}" when it arrives, and listed with its arrival time "at" in the result) and
+// prints exactly one JSON line:
 //   {"ok":true,"isError":false,"text":"...","code":null,"data":null,"ms":N,"tag":...}
 //   {"ok":false,"isError":null,"text":null,"code":-32011,"data":{...},"message":"...","ms":N}
 // Before the call it prints "calling" on stderr, so a test knows the call is on its way.
@@ -39,7 +41,13 @@ async function main() {
   await client.connect(transport);
   const progress = [];
   const opts = { timeout, maxTotalTimeout: timeout };
-  if (o.progress) opts.onprogress = (p) => progress.push(p);
+  if (o.progress) {
+    opts.onprogress = (p) => {
+      progress.push({ ...p, at: Date.now() });
+      console.error(`progress ${JSON.stringify(p)}`);
+    };
+    opts.resetTimeoutOnProgress = false;
+  }
   const params = { name: o.tool, arguments: { [o.arg]: pos[1] } };
   if (o.justification) params._meta = { justification: o.justification };
   console.error('calling');
@@ -47,7 +55,7 @@ async function main() {
     const res = await client.callTool(params, undefined, opts);
     const text = (res.content || []).filter((c) => c.type === 'text').map((c) => c.text).join('');
     finish({ ok: true, isError: !!res.isError, text, code: null, data: null, progress,
-      ms: Date.now() - t0, tag: o.tag }, 0);
+      ms: Date.now() - t0, at: Date.now(), tag: o.tag }, 0);
   } catch (err) {
     finish({ ok: false, isError: null, text: null, code: err.code ?? null, data: err.data ?? null,
       message: String(err.message || err), progress, ms: Date.now() - t0, tag: o.tag }, 1);
