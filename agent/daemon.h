@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "approval.h"
+#include "approval_webhook.h"
 #include "config.h"
 #include "control.h"
 #include "flow.h"
@@ -38,6 +40,16 @@ struct mw_cg_cache {
 	char unit[256];
 };
 
+/* "approvals" in the config. */
+#define MW_APPROVAL_TIMEOUT_DEFAULT (600ULL * 1000000ULL) /* "timeout": a pending approval */
+#define MW_APPROVAL_HOLD_DEFAULT (50ULL * 1000000ULL)	  /* "hold": a connection waits */
+#define MW_APPROVAL_TICK_USEC 250000ULL
+struct mw_approvals_config {
+	uint64_t timeout_usec, hold_usec;
+	char webhook[MW_WEBHOOK_URL_MAX];
+	char justification_arg[128];
+};
+
 struct mw_daemon {
 	struct mw_config *config;
 	const char *config_arg; /* --config as given, NULL for the default */
@@ -61,6 +73,11 @@ struct mw_daemon {
 	struct mw_tls_env *tls_env;	    /* CA, upstream rules, credentials (tls_env.h) */
 	struct mw_journal_config journal_config;
 	struct mw_journal *journal; /* NULL: "journal": {"mode": "off"} */
+	struct mw_approvals *approvals;	    /* held calls and grants (approval_ops.c) */
+	struct mw_approvals_config approvals_cfg;
+	struct mw_webhook *webhook;
+	sd_event_source *approval_timer;
+	char grants_path[PATH_MAX];
 	bool draining;
 	int exit_code;
 };
@@ -87,6 +104,19 @@ int daemon_inspect_env_load(const struct mw_config *c, struct mw_inspect_env **r
 			    struct mw_diag *diag);
 int daemon_inspect_env_start(struct mw_inspect_env *e);
 void daemon_inspect_env_stop(struct mw_inspect_env *e);
+
+/* approval_ops.c: just-in-time approvals in the running agent */
+int daemon_approvals_config(const struct mw_config *c, struct mw_approvals_config *ret,
+			    struct mw_diag *diag);
+int daemon_approvals_start(struct mw_daemon *d);
+/* The settings and the webhook of a (re)loaded config; env (may be NULL) gets the registry. */
+void daemon_approvals_apply(struct mw_daemon *d, const struct mw_approvals_config *cfg,
+			    struct mw_inspect_env *env);
+/* Held calls are answered -32012 (the agent is stopping); grants stay on disk. */
+void daemon_approvals_release(struct mw_daemon *d);
+void daemon_approvals_stop(struct mw_daemon *d);
+int daemon_approvals_control(struct mw_daemon *d, const char *cmd, const struct ucred *peer,
+			     json_t *request, json_t **ret_reply, char *errbuf, size_t errlen);
 
 /* main.c */
 /* Translate the config's capture section into kernel rules; fills errbuf on failure. */

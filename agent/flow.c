@@ -130,7 +130,8 @@ static void flow_free(struct mw_flow *f)
 	sd_event_source_disable_unref(f->src_down);
 	sd_event_source_disable_unref(f->src_up);
 	sd_event_source_disable_unref(f->timer);
-	f->src_down = f->src_up = f->timer = NULL;
+	sd_event_source_disable_unref(f->wake);
+	f->src_down = f->src_up = f->timer = f->wake = NULL;
 	if (f->fd_down >= 0)
 		close(f->fd_down);
 	if (f->fd_up >= 0)
@@ -988,7 +989,10 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 		return flow_err(f, "client write", r);
 	if (f->insp_close && f->cout.len == 0 && f->cwire.len == 0)
 		return flow_close(f, "closed by the checkpoint after its reply");
-	if (f->eof_up && !f->shut_down && pending_down(f) == 0) {
+	/* an upstream that ends while a request is held (idle keep-alive) is not the client's
+	 * end: flow_woken() connects again for the approved request */
+	if (f->eof_up && !f->shut_down && pending_down(f) == 0 &&
+	    !(f->insp && inspect_holding(f->insp))) {
 		shutdown(f->fd_down, SHUT_WR);
 		f->shut_down = true;
 	}
@@ -1011,6 +1015,57 @@ static int cred_timer_fire(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+static int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f);
+
+/* The upstream went away while a request was held; it is approved now: connect again. */
+static int flow_reconnect(struct mw_flow *f)
+{
+	if (f->tls) /* an intercepted upstream's TLS session cannot be taken up again */
+		return -EOPNOTSUPP;
+	f->src_up = sd_event_source_disable_unref(f->src_up);
+	f->src_down = sd_event_source_disable_unref(f->src_down);
+	f->timer = sd_event_source_disable_unref(f->timer);
+	close(f->fd_up);
+	f->fd_up = -1;
+	f->eof_up = f->shut_up = false;
+	f->down.start = f->down.end = 0;
+	f->state = MW_FLOW_CONNECTING;
+	f->reconnected = true;
+	return flow_start_upstream(f->owner, f);
+}
+
+static int flow_woken(sd_event_source *s, void *userdata)
+{
+	struct mw_flow *f = userdata;
+	int r;
+
+	if (f->state == MW_FLOW_CLOSED || !f->insp)
+		return 0;
+	r = inspect_client(f->insp, NULL, 0, &f->uout, &f->cout, &f->insp_close);
+	if (r == 0 && f->eof_up && f->uout.len && !f->shut_down) {
+		r = flow_reconnect(f);
+		if (r < 0) {
+			flow_err(f, "upstream reconnect", r);
+			return 0;
+		}
+	}
+	if (r < 0) {
+		flow_err(f, "checkpoint", r);
+		return 0;
+	}
+	flow_pump(f, false, false);
+	return 0;
+}
+
+void flow_wake(struct mw_flow *f)
+{
+	if (f->state == MW_FLOW_CLOSED)
+		return;
+	if (!f->wake && sd_event_add_defer(f->owner->event, &f->wake, flow_woken, f) < 0)
+		return;
+	sd_event_source_set_enabled(f->wake, SD_EVENT_ONESHOT);
+}
+
 static int flow_connected(struct mw_flow *f)
 {
 	int err = 0;
@@ -1022,7 +1077,7 @@ static int flow_connected(struct mw_flow *f)
 		return -err;
 	f->state = MW_FLOW_RELAYING;
 	f->last_active = mw_now_mono_usec();
-	if (f->owner->ops.opened)
+	if (f->owner->ops.opened && !f->reconnected)
 		f->owner->ops.opened(f->owner->userdata, f);
 	return 0;
 }

@@ -90,6 +90,8 @@ struct mw_flow {
 	struct mw_inspect *insp;
 	struct mw_bytes uout, cout;
 	bool insp_close; /* end the flow once cout is written */
+	sd_event_source *wake; /* flow_wake(): the checkpoint has something to hand out */
+	bool reconnected;      /* the upstream was connected again for a held request */
 	bool insp_tried;
 	/* the session journal: this flow's session, its record sequence, the tickets the
 	 * bytes queued each way wait for (strict mode), raw bytes recorded so far */
@@ -182,6 +184,10 @@ const struct mw_flow_counters *flows_counters(struct mw_flows *fl);
 /* Visit active flows, then (all) the recently closed ones, newest first. */
 void flows_foreach(struct mw_flows *fl, bool all, void (*fn)(void *ud, const struct mw_flow *f),
 		   void *ud);
+
+/* Run the checkpoint again from the event loop (soon, not from inside the caller): a
+ * request it held has been decided.  Safe to call repeatedly; ignored once closed. */
+void flow_wake(struct mw_flow *f);
 
 const char *flow_dir_name(enum mw_flow_dir d);
 const char *flow_state_name(enum mw_flow_state s);

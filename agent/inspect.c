@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "inject.h"
+#include "inspect_hold.h"
 #include "inspect_priv.h"
 #include "inspect_tools.h"
 #include "oidc.h"
@@ -14,6 +15,7 @@
 
 void inspect_slot_free(struct slot *s)
 {
+	hold_free(s->hold);
 	free(s->reply);
 	jwt_claims_free(s->claims);
 	free(s);
@@ -33,6 +35,7 @@ struct mw_inspect_env *inspect_env_unref(struct mw_inspect_env *e)
 	policy_unref(e->policy);
 	oidc_free(e->oidc);
 	tool_tables_free(e->tools);
+	free(e->justification_arg);
 	free(e);
 	return NULL;
 }
@@ -137,6 +140,7 @@ struct mw_inspect *inspect_free(struct mw_inspect *in)
 	http1_parser_free(in->resp);
 	bytes_free(&in->held);
 	bytes_free(&in->body);
+	bytes_free(&in->later);
 	inspect_env_unref(in->env);
 	free(in);
 	return NULL;
@@ -199,16 +203,17 @@ void inspect_record(struct mw_inspect *in, const struct mw_inspect_record *rec)
 
 /* A reply the agent writes itself, for the session journal: its JSON-RPC payload (json, or
  * when NULL the HTTP body of buf as written) with the status of buf. */
-static void record_own(struct mw_inspect *in, const char *buf, size_t len, const char *json,
-		       size_t json_len)
+static void record_own_for(struct mw_inspect *in, const char *session, const char *method,
+			   const char *tool, const char *buf, size_t len, const char *json,
+			   size_t json_len)
 {
 	const char *body = memmem(buf, len, "\r\n\r\n", 4);
 	struct mw_inspect_record rec = {
 		.to_client = true,
 		.own = true,
-		.session = in->session,
-		.method = in->cur_method ? in->cur_method : "",
-		.tool = in->cur_tool ? in->cur_tool : "",
+		.session = session,
+		.method = method,
+		.tool = tool,
 		.masked = "",
 	};
 
@@ -228,6 +233,13 @@ static void record_own(struct mw_inspect *in, const char *buf, size_t len, const
 	in->record(in->userdata, &rec);
 }
 
+static void record_own(struct mw_inspect *in, const char *buf, size_t len, const char *json,
+		       size_t json_len)
+{
+	record_own_for(in, in->session, in->cur_method ? in->cur_method : "",
+		       in->cur_tool ? in->cur_tool : "", buf, len, json, json_len);
+}
+
 /* A reply of ours, in its turn: at once when nothing forwarded is still unanswered.  It is
  * recorded now, before it is queued. */
 static int reply(struct mw_inspect *in, char *buf, size_t len, const char *json, size_t json_len,
@@ -245,9 +257,10 @@ static int reply(struct mw_inspect *in, char *buf, size_t len, const char *json,
 	return inspect_slots_flush(in, to_client);
 }
 
-void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
-		    const char *session, const char *method, const char *tool,
-		    const char *decision, const char *rule, const char *reason)
+static void report_ev(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+		      const char *session, const char *method, const char *tool,
+		      const char *decision, const char *rule, const char *reason,
+		      const char *approval, const char *approval_event)
 {
 	char groups[1024] = "";
 	struct mw_inspect_event ev;
@@ -267,9 +280,18 @@ void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
 		.reason = reason ? reason : "",
 		.session = session ? session : "",
 		.masked = "",
+		.approval = approval ? approval : "",
+		.approval_event = approval_event ? approval_event : "",
 	};
 	if (in->report)
 		in->report(in->userdata, &ev);
+}
+
+void inspect_report(struct mw_inspect *in, const struct mw_jwt_claims *claims,
+		    const char *session, const char *method, const char *tool,
+		    const char *decision, const char *rule, const char *reason)
+{
+	report_ev(in, claims, session, method, tool, decision, rule, reason, NULL, NULL);
 }
 
 /* A decision on the request being received (its session). */
@@ -381,6 +403,130 @@ static int release(struct mw_inspect *in, struct mw_bytes *to_upstream, struct m
 	return r;
 }
 
+static bool holding(const struct mw_inspect *in)
+{
+	for (const struct slot *s = in->first; s; s = s->next)
+		if (s->hold)
+			return true;
+	return false;
+}
+
+bool inspect_holding(const struct mw_inspect *in)
+{
+	return holding(in);
+}
+
+static void hold_settled_cb(void *ud)
+{
+	struct mw_inspect *in = ud;
+
+	if (in->env->wake)
+		in->env->wake(in->userdata);
+}
+
+/* Review: 1 when a grant or an approval lets the call through, 0 when it is now held (the
+ * queue has its slot, the body and the claims are the slot's), -ENOTSUP when it cannot be held (no
+ * approvals configured, the registry full), or -errno (the body is gone). */
+static int hold_request(struct mw_inspect *in, struct mw_jwt_claims **claims,
+			struct mcp_body **body, const struct mcp_message *m,
+			const struct mw_policy_decision *d)
+{
+	struct mw_hold_call c = { *claims, &in->flow, in->server, m, d, in->session };
+	char pass[MW_APPROVAL_ID_LEN + 1], why[64];
+	struct mw_hold *h = NULL;
+	struct slot *s;
+	int r;
+
+	r = hold_begin(in->env, &c, hold_settled_cb, in, &h, pass);
+	if (r == 1) {
+		snprintf(why, sizeof(why), "approved (%s)", pass);
+		report(in, *claims, m->method, m->tool, "allow", d->rule_name, why);
+		return 1;
+	}
+	if (r < 0)
+		return -ENOTSUP; /* no approvals, or none to be had: answered as a denial */
+	r = hold_keep(h, *body, in->held.data, in->held.len, in->body.data, in->body.len,
+		      in->method, in->accept, in->session);
+	*body = NULL;
+	if (r == 0)
+		r = slot_push(in, NULL, 0);
+	if (r < 0) {
+		hold_free(h);
+		return r;
+	}
+	s = in->last;
+	s->hold = h;
+	s->claims = TAKE_PTR(*claims);
+	s->mask = d->mask; /* once approved, the review rule's profile masks the reply */
+	snprintf(s->method, sizeof(s->method), "%s", m->method ? m->method : "");
+	snprintf(s->tool, sizeof(s->tool), "%s", m->tool ? m->tool : "");
+	snprintf(s->session, sizeof(s->session), "%s", in->session);
+	report_ev(in, s->claims, in->session, s->method, s->tool, "held", d->rule_name,
+		  hold_id(h), hold_id(h), "new");
+	return 0;
+}
+
+/* A held request settled: forward it (approved, recorded as any forwarded request) or put
+ * its answer in its slot (recorded as the agent's own reply). */
+static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
+			struct mw_bytes *to_client)
+{
+	for (struct slot **pp = &in->first, *s; (s = *pp);) {
+		const struct mw_bytes *b;
+		int r = 0;
+
+		if (!s->hold || !hold_settled(s->hold)) {
+			pp = &s->next;
+			continue;
+		}
+		report_ev(in, s->claims, s->session, s->method, s->tool, hold_outcome(s->hold),
+			  hold_rule(s->hold), hold_id(s->hold), hold_id(s->hold),
+			  hold_event(s->hold));
+		if (hold_approved(s->hold)) {
+			const struct mw_bytes *p = hold_payload(s->hold);
+			struct mw_inspect_record rec = {
+				.session = s->session,
+				.method = s->method,
+				.tool = s->tool,
+				.payload = p->data,
+				.len = p->len,
+				.masked = "",
+			};
+
+			if (p->len > 0)
+				inspect_record(in, &rec);
+			b = hold_bytes(s->hold);
+			r = bytes_append(to_upstream, b->data, b->len);
+			if (r == 0 && !in->resp_broken)
+				r = http1_parser_push_request(in->resp, hold_http_method(s->hold));
+			s->close_after = false; /* the upstream's answer decides */
+			s->hold = hold_free(s->hold);
+			if (r == 0 && in->resp_broken) { /* nothing will count its answer */
+				*pp = s->next;
+				inspect_slot_free(s);
+				continue;
+			}
+		} else {
+			_cleanup_free_ char *json = NULL;
+			size_t json_len = 0;
+
+			r = hold_error_reply(s->hold, &s->reply, &s->len,
+					     in->record ? &json : NULL, &json_len);
+			if (r == 0)
+				record_own_for(in, s->session, s->method, s->tool, s->reply,
+					       s->len, json, json_len);
+			s->hold = hold_free(s->hold);
+		}
+		if (r < 0)
+			return r;
+		pp = &s->next;
+	}
+	in->last = NULL;
+	for (struct slot *s = in->first; s; s = s->next)
+		in->last = s;
+	return inspect_slots_flush(in, to_client);
+}
+
 /* A whole request: forward it, or answer it ourselves. */
 static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 		      struct mw_bytes *to_client)
@@ -392,6 +538,8 @@ static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 	const char *deny_rule = NULL, *deny_reason = NULL;
 	const char *mask = NULL;
 	bool denied = false, review = false, tools_list = false;
+	const struct mcp_message *review_msg = NULL;
+	struct mw_policy_decision review_d = {};
 	char why[256];
 	int r;
 
@@ -466,7 +614,21 @@ static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 				review = d.action == MW_POLICY_REVIEW;
 				deny_rule = d.rule_name;
 				deny_reason = d.reason;
+				review_msg = m;
+				review_d = d;
 			}
+		}
+	}
+	if (review && body->n == 1 && review_msg->kind == MCP_REQUEST) {
+		/* one call for a person to approve: held here, or let through by an approval */
+		r = hold_request(in, &claims, &body, review_msg, &review_d);
+		if (r != -ENOTSUP) {
+			if (r <= 0) {
+				jwt_claims_free(claims);
+				return r;
+			}
+			denied = false; /* passes: forwarded below */
+			mask = review_d.mask;
 		}
 	}
 	if (denied) {
@@ -570,8 +732,26 @@ static void head_copy(struct mw_inspect *in)
 int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		   struct mw_bytes *to_upstream, struct mw_bytes *to_client, bool *ret_close)
 {
-	int r = 0;
+	_cleanup_(bytes_free) struct mw_bytes work = {};
+	int r;
 
+	r = holds_settle(in, to_upstream, to_client);
+	if (r < 0)
+		return r;
+	if (holding(in) || in->later.len) {
+		/* behind a held request: kept, bounded, and read in order once it is settled */
+		if (in->later.len + len > MW_INSPECT_MAX_REQUEST)
+			return -ENOBUFS;
+		r = bytes_append(&in->later, buf, len);
+		if (r < 0 || holding(in)) {
+			*ret_close = in->closing;
+			return r;
+		}
+		work = in->later;
+		in->later = (struct mw_bytes){};
+		buf = work.data;
+		len = work.len;
+	}
 	/* an event can come with no input left (the end of a body): parse until NONE */
 	while (!in->refusing) {
 		struct http1_event ev;
@@ -626,7 +806,14 @@ int inspect_client(struct mw_inspect *in, const uint8_t *buf, size_t len,
 					in->last->close_after = true;
 				else if (r == 0 && in->answered)
 					in->closing = true; /* written already */
+				else if (r == 0 && in->last && in->last->hold)
+					in->last->close_after = true; /* if we answer it */
 				in->refusing = true;
+				break;
+			}
+			if (r == 0 && holding(in)) {
+				/* the rest waits until the held request is settled */
+				r = bytes_append(&in->later, buf, len);
 				break;
 			}
 		}

@@ -71,6 +71,14 @@ struct mw_inspect_env {
 	void *refresher;
 	/* tool definitions seen per server (host:port), for rug-pull detection */
 	struct mw_tool_tables *tools;
+	/* just-in-time approvals (inspect_hold.h): the agent's registry (not owned; NULL: a
+	 * review is answered -32010), how long a connection is held (0: until the approval
+	 * expires), the argument that carries a justification (owned, may be NULL), and how a
+	 * flow is woken when its held request is settled (with inspect_new's userdata) */
+	struct mw_approvals *approvals;
+	uint64_t hold_usec;
+	char *justification_arg;
+	void (*wake)(void *userdata);
 };
 
 struct mw_inspect_env *inspect_env_ref(struct mw_inspect_env *e);
@@ -99,6 +107,10 @@ struct mw_inspect_event {
 	const char *reason;
 	const char *session; /* Mcp-Session-Id of the request, "" without one */
 	const char *masked;  /* masking summary ("credit_card=2 email=1"), "" when none */
+	/* approval events of a held call (inspect_hold.h): the approval's id and "new",
+	 * "approved", "denied", "expired" or "hold_limit" (still pending, the caller got
+	 * -32012); "" for other decisions */
+	const char *approval, *approval_event;
 };
 
 typedef void (*mw_inspect_report_fn)(void *userdata, const struct mw_inspect_event *ev);
@@ -158,6 +170,9 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 /* A closing reply (400, or an answer to "Connection: close") has been handed out: end the
  * connection once to_client is written. */
 bool inspect_closing(const struct mw_inspect *in);
+
+/* A request is held for an approval (inspect_hold.h). */
+bool inspect_holding(const struct mw_inspect *in);
 
 /* Requests held (a request is being received or decided). */
 size_t inspect_held(const struct mw_inspect *in);

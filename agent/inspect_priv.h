@@ -4,6 +4,7 @@
 #pragma once
 
 #include "http1.h"
+#include "inspect_hold.h"
 #include "inspect.h"
 #include "jwt.h"
 #include "mcp.h"
@@ -25,6 +26,7 @@ struct slot {
 				       * (borrowed from the flow's policy, which it keeps) */
 	char method[64], tool[128];   /* the (first) request's, "" when none */
 	char session[INSPECT_SMALL_FIELD];
+	struct mw_hold *hold; /* held for an approval: neither forwarded nor answered */
 };
 
 void inspect_slot_free(struct slot *s);
@@ -75,6 +77,7 @@ struct mw_inspect {
 	bool closing;	 /* that reply is out: end the connection once it is written */
 	char server[80]; /* host:port, the key of the rug-pull table */
 	struct resp r;	 /* the response being received */
+	struct mw_bytes later; /* client bytes after a held request, read once it is settled */
 };
 
 /* inspect.c */

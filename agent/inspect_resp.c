@@ -190,7 +190,7 @@ static void record_out(struct mw_inspect *in, const struct slot *s, const char *
 /* The forwarded request the response being received answers (NULL: none known). */
 static const struct slot *cur_slot(const struct mw_inspect *in)
 {
-	return in->first && !in->first->reply ? in->first : NULL;
+	return in->first && !in->first->reply && !in->first->hold ? in->first : NULL;
 }
 
 /* --- framing ------------------------------------------------------------------------------ */
@@ -491,7 +491,7 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 			/* no forwarded request will be counted answered now: drop them all, or
 			 * the replies queued behind a later one would wait forever */
 			for (struct slot **pp = &in->first, *s; (s = *pp);) {
-				if (s->reply) {
+				if (s->reply || s->hold) { /* a held call is settled later */
 					pp = &s->next;
 					continue;
 				}
@@ -516,7 +516,7 @@ int inspect_server(struct mw_inspect *in, const uint8_t *buf, size_t len,
 		if (ev.type == HTTP1_EV_NONE)
 			return 0;
 		if (ev.type == HTTP1_EV_DONE && !(ev.flags & HTTP1_DONE_INTERIM) && in->first &&
-		    !in->first->reply) {
+		    !in->first->reply && !in->first->hold) {
 			struct slot *s = in->first;
 
 			in->first = s->next;

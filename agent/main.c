@@ -439,6 +439,7 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 {
 	struct mw_daemon *d = userdata;
 
+	daemon_approvals_release(d); /* held calls are answered -32012 before the flows end */
 	if (d->draining) {
 		flows_close_all(d->flows, "agent stopping");
 		finish(d, 0);
@@ -491,6 +492,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	struct mw_capture_entry rules[MW_CAPTURE_RULES_MAX];
 	struct mw_inspect_env *env = NULL;
 	struct mw_tls_env *tenv = NULL;
+	struct mw_approvals_config acfg;
 	struct mw_log_fields lf = {};
 	struct mw_diag diag;
 	char buf[1024];
@@ -506,6 +508,8 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 		diag.file[0] = 0;
 		diag.key[0] = 0;
 	}
+	if (r == 0)
+		r = daemon_approvals_config(c, &acfg, &diag);
 	if (r == 0)
 		r = daemon_inspect_env_load(c, &env, &diag);
 	if (r == 0) /* the CA and secret files must be readable by the agent's user now */
@@ -529,6 +533,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	daemon_inspect_env_stop(d->inspect_env);
 	inspect_env_unref(d->inspect_env);
 	d->inspect_env = env;
+	daemon_approvals_apply(d, &acfg, env);
 	flows_set_inspecting(d->flows, env != NULL);
 	/* flows in progress keep their rules and credentials too */
 	flows_set_tls(d->flows, tenv);
@@ -664,6 +669,9 @@ static int start(struct mw_daemon *d)
 	r = start_journal(d);
 	if (r < 0)
 		return r;
+	r = daemon_approvals_start(d); /* grants restored from the state dir */
+	if (r < 0)
+		return r;
 	r = daemon_inspect_env_start(d->inspect_env); /* the IdPs' keys, fetched unprivileged */
 	if (r < 0)
 		return log_error_errno(r, "Failed to start the key refresher");
@@ -718,6 +726,8 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = journal_config_parse(json_object_get(d.config->root, "journal"),
 					 d.config->state_dir, &d.journal_config, &diag);
+	if (r == 0)
+		r = daemon_approvals_config(d.config, &d.approvals_cfg, &diag);
 	if (r < 0 && !diag.file[0])
 		snprintf(diag.file, sizeof(diag.file), "%s", d.config->path);
 	if (r == 0)
@@ -753,7 +763,8 @@ int main(int argc, char **argv)
 		d.exit_code = 1;
 	control_free(d.control);
 	flows_free(d.flows);
-	journal_close(d.journal); /* after the flows: their close records go first */
+	daemon_approvals_stop(&d); /* after the flows: their holds leave the registry first */
+	journal_close(d.journal); /* after the flows and approvals: their records go first */
 	priv_stop(&d.priv);
 	loader_free(d.loader);
 	daemon_inspect_env_stop(d.inspect_env);

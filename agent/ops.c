@@ -377,6 +377,14 @@ static void on_decision(void *userdata, const struct mw_inspect_event *ev)
 				       ev->session ? ev->session : "", "masked",
 				       ev->masked ? ev->masked : ""),
 			     NULL, 0);
+	if (d->journal && ev->approval && ev->approval[0])
+		journal_json(f, MW_JREC_APPROVAL, MW_JDIR_UP, 0,
+			     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "approval",
+				       ev->approval, "event", ev->approval_event, "sub", ev->sub,
+				       "method", ev->method, "tool", ev->tool, "rule", ev->rule,
+				       "reason", ev->reason, "mcp_session",
+				       ev->session ? ev->session : ""),
+			     NULL, 0);
 }
 
 /* An HTTP/1.1 flow meets the checkpoint when a policy is configured. */
@@ -778,6 +786,12 @@ int daemon_control(void *userdata, const struct ucred *peer, json_t *request, js
 		return op_enroll(d, request, ret_reply, errbuf, errlen);
 	if (!strcmp(cmd, "unenroll"))
 		return op_unenroll(d, request, ret_reply, errbuf, errlen);
-	snprintf(errbuf, errlen, "unknown command '%s' (status, flows, enroll, unenroll)", cmd);
+	if (!strcmp(cmd, "pending") || !strcmp(cmd, "approve") || !strcmp(cmd, "deny") ||
+	    !strcmp(cmd, "grants") || !strcmp(cmd, "revoke"))
+		return daemon_approvals_control(d, cmd, peer, request, ret_reply, errbuf, errlen);
+	snprintf(errbuf, errlen,
+		 "unknown command '%s' (status, flows, enroll, unenroll, pending, approve, deny, "
+		 "grants, revoke)",
+		 cmd);
 	return -EINVAL;
 }

@@ -637,7 +637,8 @@ static int parse_approvers(struct pc *c, json_t *v, struct rule *r)
 	int ret;
 
 	if (!json_is_object(v))
-		return pc_error(c, false, "expected an object (groups, users, count), got %s",
+		return pc_error(c, false,
+				"expected an object (users, groups, oidc_groups, count), got %s",
 				got(v));
 	r->has_approvers = true;
 	r->approvers.count = 1;
@@ -649,12 +650,16 @@ static int parse_approvers(struct pc *c, json_t *v, struct rule *r)
 			    json_integer_value(e) > 2)
 				return pc_error(c, false, "expected 1 or 2 approvers");
 			r->approvers.count = (unsigned)json_integer_value(e);
-		} else if (!strcmp(k, "groups") || !strcmp(k, "users")) {
+		} else if (!strcmp(k, "groups") || !strcmp(k, "users") ||
+			   !strcmp(k, "oidc_groups")) {
 			l = (struct str_list){};
 			ret = parse_list(c, e, L_NAME, &l);
 			if (k[0] == 'g') {
 				r->approvers.groups = l.v;
 				r->approvers.n_groups = l.n;
+			} else if (k[0] == 'o') {
+				r->approvers.oidc_groups = l.v;
+				r->approvers.n_oidc_groups = l.n;
 			} else {
 				r->approvers.users = l.v;
 				r->approvers.n_users = l.n;
@@ -662,7 +667,9 @@ static int parse_approvers(struct pc *c, json_t *v, struct rule *r)
 			if (ret < 0)
 				return ret;
 		} else {
-			return pc_error(c, true, "unknown key '%s' (expected groups, users, count)",
+			return pc_error(c, true,
+					"unknown key '%s' (expected users, groups, oidc_groups, "
+					"count)",
 					k);
 		}
 		pc_pop(c, m);
@@ -747,7 +754,8 @@ static void lint_rule(struct pc *c, json_t *v, const struct rule *r)
 	struct mark m;
 
 	if (r->action == MW_POLICY_REVIEW &&
-	    (!r->has_approvers || (!r->approvers.n_groups && !r->approvers.n_users))) {
+	    (!r->has_approvers || (!r->approvers.n_groups && !r->approvers.n_users &&
+				!r->approvers.n_oidc_groups))) {
 		m = pc_key(c, "action");
 		pc_warn(c, false,
 			"rule '%s' asks for review but names no approvers (groups or "
@@ -761,6 +769,7 @@ static void lint_rule(struct pc *c, json_t *v, const struct rule *r)
 			r->name);
 		pc_pop(c, m);
 	} else if (r->has_approvers && r->approvers.count == 2 && !r->approvers.n_groups &&
+		   !r->approvers.n_oidc_groups &&
 		   r->approvers.n_users < 2) {
 		m = pc_key(c, "approvers");
 		pc_warn(c, true, "rule '%s' wants 2 approvers but names at most one person",

@@ -94,6 +94,8 @@ struct mw_policy_approvers {
 	size_t n_groups;
 	char **users;
 	size_t n_users;
+	char **oidc_groups; /* groups in an approver's token (mcpwarden approve --token) */
+	size_t n_oidc_groups;
 	unsigned count; /* 1 or 2 distinct approvers */
 };
 

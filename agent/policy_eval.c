@@ -26,6 +26,7 @@ static void rule_free(struct rule *r)
 	free(r->reason);
 	list_free(r->approvers.groups, r->approvers.n_groups);
 	list_free(r->approvers.users, r->approvers.n_users);
+	list_free(r->approvers.oidc_groups, r->approvers.n_oidc_groups);
 	for (int k = 0; k < K_MAX; k++)
 		list_free(r->l[k].v, r->l[k].n);
 	for (unsigned i = 0; i < r->n_targets; i++)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "control.h"
+#include "mcpwarden_approval.h"
 #include "mcpwarden_ca.h"
 #include "mcpwarden_policy.h"
 #include "util.h"
@@ -42,6 +43,7 @@ enum {
 struct cli {
 	const char *socket;
 	bool json;
+	const char *command;
 };
 
 /* --- help ----------------------------------------------------------------------------------- */
@@ -63,6 +65,15 @@ static void print_help(FILE *f)
 		"                      recently.\n"
 		"  enroll SELECTOR     Capture the sockets the selected cgroup creates from now on.\n"
 		"  unenroll SELECTOR   Stop capturing the selected cgroup's new sockets.\n"
+		"  pending [--all]     Calls held for approval (--all: decided ones too).\n"
+		"  approve ID [--for DURATION] [--any-args] [--reason TEXT] [--token JWT]\n"
+		"                      Approve a held call; --for also grants the same call\n"
+		"                      (same caller, tool, target and arguments; --any-args: any\n"
+		"                      arguments) for DURATION.\n"
+		"  deny ID --reason TEXT [--token JWT]\n"
+		"                      Refuse a held call; the caller gets -32011 and the reason.\n"
+		"  grants              The grants in force.\n"
+		"  revoke ID           End a grant now.\n"
 		"  policy check FILE   Lint a policy (or a config holding one): file:line:col.\n"
 		"  policy explain ...  Which rule decides a request, and why (see\n"
 		"                      'mcpwarden policy explain --help').\n"
@@ -104,6 +115,7 @@ static void print_help(FILE *f)
 		"  mcpwarden status\n"
 		"  mcpwarden flows --all\n"
 		"  mcpwarden enroll --unit mcp-gateway.service\n"
+		"  mcpwarden approve 7K3QX9ZD --for 1h --reason 'INC-4711 cleanup'\n"
 		"  mcpwarden unenroll --cgroup /sys/fs/cgroup/mcp.slice\n"
 		"  mcpwarden --socket /tmp/mw/control.sock status --json\n",
 		CLI_SOCKET_ENV, CLI_SOCKET_DEFAULT, CLI_SOCKET_ENV, CLI_SOCKET_DEFAULT);
@@ -709,6 +721,19 @@ static int build_unenroll(struct cli *cli, int argc, char **argv, json_t **ret)
 	return build_selector(cli, argc, argv, "unenroll", ret);
 }
 
+static const struct option common_options[] = {COMMON_LONG_OPTIONS};
+
+static int common_option_cb(void *cli, int opt)
+{
+	return common_option(cli, opt);
+}
+
+static int build_approval(struct cli *cli, int argc, char **argv, json_t **ret)
+{
+	return cli_approval_build(cli->command, argc, argv, common_options,
+				  ARRAY_SIZE(common_options), common_option_cb, cli, ret);
+}
+
 struct command {
 	const char *name;
 	int (*build)(struct cli *cli, int argc, char **argv, json_t **ret_request);
@@ -720,6 +745,11 @@ static const struct command commands[] = {
     {"flows", build_flows, render_flows},
     {"enroll", build_enroll, render_enroll},
     {"unenroll", build_unenroll, render_unenroll},
+    {"pending", build_approval, NULL},
+    {"approve", build_approval, NULL},
+    {"deny", build_approval, NULL},
+    {"grants", build_approval, NULL},
+    {"revoke", build_approval, NULL},
 };
 
 /* --- main ----------------------------------------------------------------------------------- */
@@ -776,7 +806,8 @@ static int run(int argc, char **argv)
 			return EXIT_USAGE;
 	}
 	if (optind >= argc) {
-		usage_error("no command given (status, flows, enroll, unenroll, policy, help)");
+		usage_error("no command given (status, flows, enroll, unenroll, pending, approve, "
+			    "deny, grants, revoke, policy, help)");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[optind], "help")) {
@@ -803,6 +834,7 @@ static int run(int argc, char **argv)
 	optind = 0; /* glibc: reinitialize for the command's own options */
 	if (asprintf(&prog, "mcpwarden %s", cmd->name) >= 0)
 		argv[0] = prog; /* getopt's messages: "mcpwarden flows: unrecognized option" */
+	cli.command = cmd->name;
 	r = cmd->build(&cli, argc, argv, &request);
 	if (r == -ECANCELED)
 		return EXIT_OK;
@@ -832,7 +864,10 @@ static int run(int argc, char **argv)
 	}
 	rc = reply_status(reply);
 	if (rc == EXIT_OK) {
-		cmd->render(reply);
+		if (cmd->render)
+			cmd->render(reply);
+		else
+			cli_approval_render(cmd->name, reply);
 		fflush(stdout); /* the warning belongs after what it qualifies */
 		print_warning(reply);
 	}

@@ -494,6 +494,12 @@ static void print_record(struct show_ctx *c, const struct mw_jrec *r)
 		       *sget(m, "masked") != '-' ? ", masked " : "",
 		       *sget(m, "masked") != '-' ? sget(m, "masked") : "");
 		break;
+	case MW_JREC_APPROVAL:
+		printf("approval %s %s: '%s' on %s %s, rule '%s'%s%s\n", sget(m, "approval"),
+		       sget(m, "event"), sget(m, "sub"), sget(m, "method"), sget(m, "tool"),
+		       sget(m, "rule"), *sget(m, "reason") != '-' ? ", " : "",
+		       *sget(m, "reason") != '-' ? sget(m, "reason") : "");
+		break;
 	case MW_JREC_REQUEST:
 	case MW_JREC_RESPONSE:
 		printf("%s %u bytes%s%s%s\n", r->type == MW_JREC_REQUEST ? "to upstream" : "to client",
