@@ -635,7 +635,9 @@ static void tls_refused_pump(struct mw_flow *f)
 	}
 	if (r < 0)
 		return flow_reset(f, f->tlsi.error);
-	if (!f->tls_replied && tls_client_ready(f->tls) && (f->cplain.len || f->eof_down)) {
+	/* once a request has begun (now, or earlier: it may be queued already) */
+	if (!f->tls_replied && tls_client_ready(f->tls) &&
+	    (f->cplain.len || f->tls_plain_seen || f->eof_down)) {
 		char body[400], *resp = NULL;
 		int n;
 
@@ -801,6 +803,8 @@ static int tls_client_step(struct mw_flow *f)
 				  &f->cwire);
 		f->up.start = f->up.end = 0;
 	}
+	if (f->cplain.len)
+		f->tls_plain_seen = true;
 	if (r == 0 && tls_client_eof(f->tls))
 		f->eof_down = true; /* close_notify: the gateway is done */
 	return r < 0 ? tls_fail(f, r, true) : 0;

@@ -110,6 +110,7 @@ struct mw_flow {
 	struct mw_bytes cplain, uplain, cwire, uwire;
 	struct mw_bytes shello; /* pass: the server's first bytes until read */
 	bool holding; /* client bytes wait (protocol, ClientHello or a token) */
+	bool tls_plain_seen; /* the gateway has sent plaintext (a request began) */
 	bool shello_done, tls_failed, tls_replied, tls_closed_up, tls_closed_down;
 	uint64_t cred_wait_start; /* holding a request for an OAuth token since */
 	sd_event_source *cred_timer;

@@ -403,6 +403,28 @@ static int release(struct mw_inspect *in, struct mw_bytes *to_upstream, struct m
 	return r;
 }
 
+/* An approved held request, released later: its head is read again for the rewrite. */
+static int release_held(struct mw_inspect *in, const uint8_t *p, size_t n,
+			struct mw_bytes *to_upstream)
+{
+	_cleanup_(http1_parser_freep) struct http1_parser *hp = NULL;
+	struct http1_event ev;
+	int r;
+
+	if (!in->flow.cred)
+		return bytes_append(to_upstream, p, n);
+	r = http1_parser_new(HTTP1_REQUEST, NULL, &hp);
+	if (r == 0)
+		r = http1_parse(hp, p, n, &ev);
+	if (r == 0 && (ev.type != HTTP1_EV_HEAD || ev.consumed > n))
+		r = -EBADMSG;
+	if (r == 0)
+		r = inject_rewrite_head(in->flow.cred, http1_parser_head(hp), to_upstream);
+	if (r == 0)
+		r = bytes_append(to_upstream, p + ev.consumed, n - ev.consumed);
+	return r;
+}
+
 static bool holding(const struct mw_inspect *in)
 {
 	for (const struct slot *s = in->first; s; s = s->next)
@@ -496,7 +518,7 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 			if (p->len > 0)
 				inspect_record(in, &rec);
 			b = hold_bytes(s->hold);
-			r = bytes_append(to_upstream, b->data, b->len);
+			r = release_held(in, b->data, b->len, to_upstream);
 			if (r == 0 && !in->resp_broken)
 				r = http1_parser_push_request(in->resp, hold_http_method(s->hold));
 			s->close_after = false; /* the upstream's answer decides */
