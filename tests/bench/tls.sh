@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # TLS interception cost, one run: handshakes per second through the intercepting agent vs
-# straight to the upstream (openssl s_time, new sessions and resumed ones), and the latency
+# straight to the upstream (openssl s_time without SNI: the rule for 127.0.0.1 intercepts;
+# new sessions and resumed ones), and the latency
 # of an HTTPS JSON-RPC tools/call (curl, a new connection each) intercepted vs direct.
 # mitmproxy is not compared: Debian has it (8.1.1) but it is not in tests/deps.sh.
 T_NAME=tlsbench
@@ -12,7 +13,7 @@ SECS=${SECS:-5}
 cd "$T_DIR" || exit 1
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
 openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=bench CA" -days 2 >openssl.log 2>&1
-printf 'subjectAltName=DNS:mcp.test\nextendedKeyUsage=serverAuth\n' >leaf.ext
+printf 'subjectAltName=DNS:mcp.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >leaf.ext
 openssl req "${ec[@]}" -keyout up.key -out up.csr -subj /CN=mcp.test >>openssl.log 2>&1
 openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days 1 -extfile leaf.ext -out up.crt >>openssl.log 2>&1
 printf 'benchtoken\n' >token
@@ -21,8 +22,9 @@ cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports":
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}], "journal": {"mode": "off"},
   "identity": {"require_token": false}, "policy": {"rules": [{"name": "all", "action": "allow"}]},
   "upstreams": [{"match": {"host": "mcp.test"}, "tls": "intercept", "ca_file": "'"$T_DIR/upca.crt"'",
-                 "credential": {"bearer_file": "'"$T_DIR/token"'"}}]')
-AGENT_ARGS="--stderr --log-level warning" start_agent "$cfg" 2>/dev/null || AGENT_ARGS=--stderr start_agent "$cfg" || exit 1
+                 "credential": {"bearer_file": "'"$T_DIR/token"'"}},
+                {"match": {"host": "127.0.0.1"}, "tls": "intercept", "ca_file": "'"$T_DIR/upca.crt"'"}]')
+start_agent "$cfg" || exit 1
 spawn_in "$T_CG/other" up.log env UPSTREAM_TOKEN=benchtoken node "$PEERS/https-server.mjs" 9443 up.crt up.key
 wait_port 9443
 "$BUILD/mcpwarden" ca show --dir state/ca >mwca.pem 2>/dev/null
