@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "loader.h"
 #include "priv.h"
+#include "tls_env.h"
 
 #define MW_VERSION "0.1.0"
 #define MW_CGROUP_CACHE 128
@@ -71,6 +72,7 @@ struct mw_daemon {
 	unsigned cg_cache_next;
 	char inbound_err[MW_MAX_INBOUND][128]; /* why an inbound port is not served, "" if it is */
 	struct mw_inspect_env *inspect_env; /* NULL: no policy, no checkpoint */
+	struct mw_tls_env *tls_env;	    /* CA, upstream rules, credentials (tls_env.h) */
 	struct mw_journal_config journal_config;
 	struct mw_journal *journal; /* NULL: "journal": {"mode": "off"} */
 	/* the journal's masker ("journal"."mask"), loaded with the config, handed to the

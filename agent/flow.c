@@ -11,6 +11,7 @@
 #include "journal.h"
 #include "loader.h"
 #include "sockdiag.h"
+#include "tls_env.h"
 #include "util.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -42,6 +43,7 @@ struct mw_flows {
 	uint64_t next_id;
 	uint64_t netns_cookie;
 	bool inspecting; /* a checkpoint is configured: hold bytes until sniffed */
+	struct mw_tls_env *tenv;
 	struct mw_journal *journal;
 	struct mw_flow_counters counters;
 };
@@ -58,6 +60,13 @@ const char *flow_state_name(enum mw_flow_state s)
 	static const char *const names[] = { "connecting", "relaying", "half-closed", "closed" };
 
 	return s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+const char *flow_tls_name(enum mw_flow_tls t)
+{
+	static const char *const names[] = { "-", "hello", "pass", "intercept", "block" };
+
+	return t < ARRAY_SIZE(names) ? names[t] : "?";
 }
 
 /* Buffers start small and double, up to the relay_buffer limit, only while a peer keeps
@@ -109,6 +118,13 @@ static void buf_grow(struct mw_relay_buf *b)
 	b->cap = cap;
 }
 
+static void bytes_wipe(struct mw_bytes *b)
+{
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
+	bytes_free(b);
+}
+
 static void flow_free(struct mw_flow *f)
 {
 	sd_event_source_disable_unref(f->src_down);
@@ -124,9 +140,21 @@ static void flow_free(struct mw_flow *f)
 	free(f->up.data);
 	free(f->down.data);
 	f->up.data = f->down.data = NULL;
+	sd_event_source_disable_unref(f->cred_timer);
+	f->cred_timer = NULL;
 	f->insp = inspect_free(f->insp);
-	bytes_free(&f->uout);
-	bytes_free(&f->cout);
+	/* plaintext and rewritten heads (an injected credential) are wiped before free */
+	bytes_wipe(&f->uout);
+	bytes_wipe(&f->cout);
+	bytes_wipe(&f->cplain);
+	bytes_wipe(&f->uplain);
+	bytes_free(&f->cwire);
+	bytes_free(&f->uwire);
+	bytes_free(&f->shello);
+	f->tls = tls_free(f->tls);
+	f->urule = NULL;
+	f->cred = NULL;
+	f->tenv = tls_env_unref(f->tenv);
 }
 
 static void flow_unlink(struct mw_flows *fl, struct mw_flow *f)
@@ -186,12 +214,28 @@ static void set_io(sd_event_source *s, uint32_t events)
 /* Bytes waiting to go upstream, and to the client (the checkpoint's queues included). */
 static size_t pending_up(const struct mw_flow *f)
 {
-	return buf_len(&f->up) + f->uout.len;
+	return buf_len(&f->up) + f->uout.len + f->cplain.len + f->uwire.len;
 }
 
 static size_t pending_down(const struct mw_flow *f)
 {
-	return buf_len(&f->down) + f->cout.len;
+	return buf_len(&f->down) + f->cout.len + f->uplain.len + f->cwire.len;
+}
+
+/* Bytes ready to be written to each socket (what is held as input does not wake EPOLLOUT):
+ * relayed bytes once the flow is relaying unread, the checkpoint's queues, ciphertext. */
+static size_t out_up(const struct mw_flow *f)
+{
+	bool raw = !f->insp && !f->tls && !f->holding;
+
+	return (raw ? buf_len(&f->up) : 0) + f->uout.len + f->uwire.len;
+}
+
+static size_t out_down(const struct mw_flow *f)
+{
+	bool raw = !f->insp && !f->tls;
+
+	return (raw ? buf_len(&f->down) : 0) + f->cout.len + f->cwire.len;
 }
 
 static bool journal_gate(struct mw_flow *f, bool to_client);
@@ -201,16 +245,19 @@ static void flow_update_events(struct mw_flow *f)
 	uint32_t down = 0, up = 0;
 
 	if (!f->eof_down && !f->insp_close && buf_room(&f->up) > 0 &&
-	    f->uout.len < f->up.max)
+	    f->uout.len + f->cplain.len + f->uwire.len < f->up.max && !f->cred_timer)
 		down |= EPOLLIN;
-	if (pending_down(f) > 0 && journal_gate(f, true)) /* else the journal's signal wakes it */
+	/* ciphertext (handshakes included) goes at once; the rest when the journal allows,
+	 * else the journal's signal wakes it */
+	if (f->cwire.len || (out_down(f) > 0 && journal_gate(f, true)))
 		down |= EPOLLOUT;
 	if (f->state == MW_FLOW_CONNECTING) {
 		up = EPOLLOUT;
 	} else {
-		if (!f->eof_up && buf_room(&f->down) > 0 && f->cout.len < f->down.max)
+		if (!f->eof_up && buf_room(&f->down) > 0 &&
+		    f->cout.len + f->uplain.len + f->cwire.len < f->down.max)
 			up |= EPOLLIN;
-		if (pending_up(f) > 0 && journal_gate(f, false))
+		if (f->uwire.len || (out_up(f) > 0 && journal_gate(f, false)))
 			up |= EPOLLOUT;
 	}
 	set_io(f->src_down, down);
@@ -348,36 +395,367 @@ static void journal_queued(struct mw_flow *f, size_t up_before, size_t down_befo
 				    f->cout.data + down_before, f->cout.len - down_before);
 }
 
-/* Checkpoint flows: what was read is handed to the checkpoint, which queues what may go
- * on (uout: whole allowed requests; cout: responses, and its own replies in their turn). */
-static int inspect_feed(struct mw_flow *f)
+/* ---- TLS (tls_env.h) ------------------------------------------------------------------ */
+
+static void report_tls(struct mw_flow *f, const char *what)
+{
+	if (f->owner->ops.tls)
+		f->owner->ops.tls(f->owner->userdata, f, what);
+}
+
+static const char *tls_version_name(uint16_t v)
+{
+	switch (v) {
+	case 0x0304:
+		return "TLSv1.3";
+	case 0x0303:
+		return "TLSv1.2";
+	case 0x0302:
+		return "TLSv1.1";
+	case 0x0301:
+		return "TLSv1";
+	default:
+		return "unknown";
+	}
+}
+
+/* The destination's IP literal (no brackets) and port. */
+static uint16_t target_ip(const struct mw_flow *f, char *buf, size_t size)
+{
+	buf[0] = 0;
+	if (f->target.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&f->target;
+
+		inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)size);
+		return ntohs(sin->sin_port);
+	}
+	if (f->target.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)&f->target;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)size);
+		return ntohs(sin6->sin6_port);
+	}
+	return 0;
+}
+
+static void rule_name(struct mw_flow *f)
+{
+	if (f->urule)
+		snprintf(f->tlsi.rule, sizeof(f->tlsi.rule), "upstreams[%u]",
+			 (unsigned)(f->urule - f->tenv->ups->rules));
+}
+
+static void set_abortive(int fd);
+
+/* Reset both sides: the gateway must see a failure, not a clean end. */
+static void flow_reset(struct mw_flow *f, const char *reason)
+{
+	set_abortive(f->fd_down);
+	set_abortive(f->fd_up);
+	flow_close(f, reason);
+}
+
+/* A plain HTTP flow meets its upstream's rule for the credential it injects. */
+static void upstream_rule_plain(struct mw_flow *f)
+{
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port = target_ip(f, ip, sizeof(ip));
+
+	if (!f->tenv || f->urule)
+		return;
+	f->urule = upstreams_match(f->tenv->ups, ip, port);
+	f->cred = tls_env_cred(f->tenv, f->urule);
+	rule_name(f);
+	if (f->cred)
+		snprintf(f->tlsi.cred, sizeof(f->tlsi.cred), "%s", cred_name(f->cred));
+}
+
+/* The ClientHello is in f->up (or not yet): decide what the flow is.  0: go on; 1: keep
+ * holding the client's bytes; -1: the flow has ended. */
+static int tls_decide(struct mw_flow *f)
+{
+	struct mw_flow_tls_info *ti = &f->tlsi;
+	struct mw_tls_hello h;
+	struct mw_tls_verify v = {};
+	char ip[INET6_ADDRSTRLEN];
+	const char *name;
+	uint16_t port;
+	size_t o = 0;
+	int r;
+
+	r = tls_hello_parse(f->up.data + f->up.start, buf_len(&f->up), &h);
+	if (r == -EAGAIN && !f->eof_down && buf_room(&f->up) > 0)
+		return 1;
+	if (r < 0) {
+		snprintf(ti->error, sizeof(ti->error), "unreadable ClientHello: %s",
+			 r == -EAGAIN		 ? "truncated"
+			 : r == -E2BIG		 ? "too large"
+			 : r == -EPROTONOSUPPORT ? "not a ClientHello"
+						 : "malformed");
+		report_tls(f, "refused");
+		flow_reset(f, ti->error);
+		return -1;
+	}
+	snprintf(ti->sni, sizeof(ti->sni), "%s", h.sni);
+	for (unsigned i = 0; i < h.n_alpn && o < sizeof(ti->alpn); i++)
+		o += (size_t)snprintf(ti->alpn + o, sizeof(ti->alpn) - o, "%s%s", i ? "," : "",
+				      h.alpn[i]);
+	snprintf(ti->offered, sizeof(ti->offered), "%s",
+		 tls_version_name(tls_hello_max_version(&h)));
+	port = target_ip(f, ip, sizeof(ip));
+	name = h.has_sni ? h.sni : ip;
+	f->urule = upstreams_match(f->tenv->ups, name, port);
+	rule_name(f);
+	if (!f->urule || f->urule->tls == MW_UPSTREAM_TLS_PASS) {
+		f->tls_mode = MW_FLOW_TLS_PASS;
+		report_tls(f, "pass");
+		return 0;
+	}
+	if (f->urule->tls == MW_UPSTREAM_TLS_BLOCK) {
+		f->tls_mode = MW_FLOW_TLS_BLOCK;
+		snprintf(ti->error, sizeof(ti->error), "blocked by %s", ti->rule);
+		report_tls(f, "block");
+		flow_reset(f, ti->error);
+		return -1;
+	}
+	if (!f->tenv->ctx) {
+		r = -ENOKEY;
+	} else {
+		v.ca_file = f->urule->ca_file[0] ? f->urule->ca_file : NULL;
+		v.has_pin = f->urule->has_pin;
+		memcpy(v.pin, f->urule->pin, sizeof(v.pin));
+		r = tls_intercept_new(f->tenv->ctx, name, port, &v, &f->tls);
+		if (r == 0)
+			r = tls_upstream_start(f->tls, &f->uwire);
+	}
+	if (r < 0) {
+		snprintf(ti->error, sizeof(ti->error), "cannot intercept: %s",
+			 r == -ENOKEY ? "no CA ('mcpwarden ca init')" : strerror(-r));
+		report_tls(f, "refused");
+		flow_reset(f, ti->error);
+		return -1;
+	}
+	f->cred = tls_env_cred(f->tenv, f->urule);
+	if (f->cred)
+		snprintf(ti->cred, sizeof(ti->cred), "%s", cred_name(f->cred));
+	f->tls_mode = MW_FLOW_TLS_INTERCEPT;
+	report_tls(f, "intercept");
+	return 0;
+}
+
+static void tls_facts(struct mw_flow *f)
+{
+	struct mw_flow_tls_info *ti = &f->tlsi;
+
+	if (!f->tls)
+		return;
+	if (tls_upstream_ready(f->tls)) {
+		snprintf(ti->version, sizeof(ti->version), "%s", tls_upstream_version(f->tls));
+		snprintf(ti->subject, sizeof(ti->subject), "%s", tls_upstream_subject(f->tls));
+		snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s",
+			 tls_upstream_fingerprint(f->tls));
+		ti->resumed_upstream = tls_upstream_resumed(f->tls);
+	}
+	if (tls_client_ready(f->tls))
+		ti->resumed_client = tls_client_resumed(f->tls);
+}
+
+/* Pass: the server's first flight, read without consuming it (the relay sends it on). */
+static void tls_server_feed(struct mw_flow *f, const uint8_t *p, size_t n)
+{
+	struct mw_tls_server_hello sh;
+	struct mw_flow_tls_info *ti = &f->tlsi;
+	size_t room = MW_TLS_SERVER_FLIGHT_MAX - f->shello.len;
+	int r;
+
+	if (f->shello_done || !n)
+		return;
+	if (bytes_append(&f->shello, p, n < room ? n : room) < 0) {
+		f->shello_done = true;
+		return;
+	}
+	r = tls_server_parse(f->shello.data, f->shello.len, &sh);
+	if (r == -EAGAIN && f->shello.len < MW_TLS_SERVER_FLIGHT_MAX)
+		return;
+	f->shello_done = true;
+	bytes_free(&f->shello);
+	if (r < 0) {
+		snprintf(ti->subject, sizeof(ti->subject), "unreadable server flight");
+		return;
+	}
+	snprintf(ti->version, sizeof(ti->version), "%s", tls_version_name(sh.version));
+	snprintf(ti->cipher, sizeof(ti->cipher), "0x%04x", sh.cipher_suite);
+	snprintf(ti->server_alpn, sizeof(ti->server_alpn), "%s", sh.alpn);
+	if (sh.has_cert) {
+		snprintf(ti->subject, sizeof(ti->subject), "%s", sh.subject);
+		snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s", sh.fingerprint);
+	} else {
+		snprintf(ti->subject, sizeof(ti->subject), "not visible (%s)",
+			 sh.version >= MW_TLS_VERSION_1_3 ? "TLS 1.3" : "resumed");
+	}
+}
+
+/* The engine failed.  The gateway's leg failing, or anything but a refused upstream, resets
+ * the flow; a refused upstream is answered 502 (below) once the gateway's leg is up.
+ * -1: the flow has ended. */
+static int tls_fail(struct mw_flow *f, int r, bool client_leg)
+{
+	const char *why = tls_error(f->tls);
+
+	if (!f->tlsi.error[0])
+		snprintf(f->tlsi.error, sizeof(f->tlsi.error), "%s",
+			 why && why[0] ? why : strerror(-r));
+	tls_facts(f);
+	if (client_leg || r != -EPROTO) {
+		report_tls(f, "refused");
+		flow_reset(f, f->tlsi.error);
+		return -1;
+	}
+	if (!f->tls_failed) {
+		f->tls_failed = true;
+		report_tls(f, "refused");
+		set_abortive(f->fd_up);
+		shutdown(f->fd_up, SHUT_RDWR);
+		f->eof_up = f->shut_up = true;
+		bytes_wipe(&f->uout);
+		bytes_wipe(&f->uplain);
+		bytes_free(&f->uwire);
+		f->down.start = f->down.end = 0;
+	}
+	return 0;
+}
+
+/* After a refused upstream: finish the gateway's handshake, then answer the first request
+ * 502 with the reason, then close. */
+static void tls_refused_pump(struct mw_flow *f)
 {
 	int r = 0;
 
-	if (!f->insp && f->proto == MW_PROTO_HTTP1 && f->owner->ops.inspect && !f->insp_tried) {
+	if (buf_len(&f->up)) {
+		r = tls_client_in(f->tls, f->up.data + f->up.start, buf_len(&f->up), &f->cplain,
+				  &f->cwire);
+		f->up.start = f->up.end = 0;
+	}
+	if (r < 0)
+		return flow_reset(f, f->tlsi.error);
+	/* once a request has begun (now, or earlier: it may be queued already) */
+	if (!f->tls_replied && tls_client_ready(f->tls) &&
+	    (f->cplain.len || f->tls_plain_seen || f->eof_down)) {
+		char body[400], *resp = NULL;
+		int n;
+
+		snprintf(body, sizeof(body), "mcpwarden refused the upstream: %s\n", f->tlsi.error);
+		n = asprintf(&resp,
+			     "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
+			     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			     strlen(body), body);
+		if (n < 0)
+			return flow_reset(f, f->tlsi.error);
+		r = tls_client_out(f->tls, (const uint8_t *)resp, (size_t)n, &f->cwire);
+		free(resp);
+		if (r == 0)
+			r = tls_client_close(f->tls, &f->cwire);
+		if (r < 0)
+			return flow_reset(f, f->tlsi.error);
+		f->tls_replied = true;
+	}
+	bytes_wipe(&f->cplain);
+	if (!f->tls_replied && f->eof_down)
+		return flow_reset(f, f->tlsi.error);
+	r = bytes_write(f->fd_down, &f->cwire);
+	if (r < 0)
+		return flow_reset(f, f->tlsi.error);
+	if (f->tls_replied && f->cwire.len == 0)
+		return flow_close(f, f->tlsi.error);
+	flow_update_events(f);
+}
+
+static int cred_timer_fire(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* An OAuth credential without its first token: the request waits (bounded), then goes to
+ * the checkpoint, which answers 503 if there is still none.  true: hold. */
+static bool cred_wait(struct mw_flow *f)
+{
+	uint64_t now;
+
+	if (!f->cred || cred_ready(f->cred)) {
+		f->cred_wait_start = 0;
+		return false;
+	}
+	now = mw_now_mono_usec();
+	if (!f->cred_wait_start)
+		f->cred_wait_start = now;
+	if (now - f->cred_wait_start >= MW_FLOW_CRED_WAIT_USEC)
+		return false;
+	if (!f->cred_timer &&
+	    sd_event_add_time_relative(f->owner->event, &f->cred_timer, CLOCK_MONOTONIC,
+				       MW_FLOW_CRED_POLL_USEC, 0, cred_timer_fire, f) < 0)
+		return false;
+	f->holding = true;
+	return true;
+}
+
+/* Checkpoint flows: what was read is handed to the checkpoint, which queues what may go
+ * on (uout: whole allowed requests; cout: responses, and its own replies in their turn).
+ * Intercepted flows hand it the plaintext (cplain, uplain) instead of the relay buffers. */
+static int inspect_feed(struct mw_flow *f)
+{
+	struct mw_bytes cin = {}, sin = {};
+	int r = 0;
+
+	if (!f->insp && (f->proto == MW_PROTO_HTTP1 || f->tls_mode == MW_FLOW_TLS_INTERCEPT) &&
+	    f->owner->ops.inspect && !f->insp_tried) {
 		f->insp_tried = true;
+		if (!f->tls)
+			upstream_rule_plain(f);
 		r = f->owner->ops.inspect(f->owner->userdata, f, &f->insp);
 		if (r < 0)
 			return r;
 	}
-	if (!f->insp)
-		return 0;
-	if (buf_len(&f->up)) {
+	if (!f->insp && f->tls) {
+		/* intercepted without a checkpoint: the plaintext goes on as it is */
 		size_t ub = f->uout.len, db = f->cout.len;
 		uint64_t su = f->jstruct_up, sd = f->jstruct_down;
 
-		r = inspect_client(f->insp, f->up.data + f->up.start, buf_len(&f->up), &f->uout,
-				   &f->cout, &f->insp_close);
-		f->up.start = f->up.end = 0;
+		r = bytes_append(&f->uout, f->cplain.data, f->cplain.len);
+		if (r == 0)
+			r = bytes_append(&f->cout, f->uplain.data, f->uplain.len);
+		bytes_consume(&f->cplain, f->cplain.len);
+		bytes_consume(&f->uplain, f->uplain.len);
+		journal_queued(f, ub, db, su, sd);
+		f->jrec_up = f->bytes_up;
+		f->jrec_down = f->bytes_down;
+		return r;
+	}
+	if (!f->insp)
+		return 0;
+	if (f->tls) {
+		cin = (struct mw_bytes){ f->cplain.data, f->cplain.len, 0 };
+		sin = (struct mw_bytes){ f->uplain.data, f->uplain.len, 0 };
+	} else {
+		cin = (struct mw_bytes){ f->up.data + f->up.start, buf_len(&f->up), 0 };
+		sin = (struct mw_bytes){ f->down.data + f->down.start, buf_len(&f->down), 0 };
+	}
+	if (cin.len && !cred_wait(f)) {
+		size_t ub = f->uout.len, db = f->cout.len;
+		uint64_t su = f->jstruct_up, sd = f->jstruct_down;
+
+		r = inspect_client(f->insp, cin.data, cin.len, &f->uout, &f->cout, &f->insp_close);
+		if (f->tls)
+			bytes_consume(&f->cplain, f->cplain.len);
+		else
+			f->up.start = f->up.end = 0;
 		journal_queued(f, ub, db, su, sd);
 	}
-	if (r == 0 && buf_len(&f->down)) {
+	if (r == 0 && sin.len) {
 		size_t db = f->cout.len;
 		uint64_t sd = f->jstruct_down;
 
-		r = inspect_server(f->insp, f->down.data + f->down.start, buf_len(&f->down),
-				   &f->cout);
-		f->down.start = f->down.end = 0;
+		r = inspect_server(f->insp, sin.data, sin.len, &f->cout);
+		if (f->tls)
+			bytes_consume(&f->uplain, f->uplain.len);
+		else
+			f->down.start = f->down.end = 0;
 		f->insp_close = inspect_closing(f->insp);
 		journal_queued(f, f->uout.len, db, f->jstruct_up, sd);
 	}
@@ -421,13 +799,95 @@ static void flow_err(struct mw_flow *f, const char *what, int err)
 	flow_close(f, reason);
 }
 
+/* Intercepted flows: client ciphertext (in f->up) into the engine. */
+static int tls_client_step(struct mw_flow *f)
+{
+	int r = 0;
+
+	if (buf_len(&f->up)) {
+		r = tls_client_in(f->tls, f->up.data + f->up.start, buf_len(&f->up), &f->cplain,
+				  &f->cwire);
+		f->up.start = f->up.end = 0;
+	}
+	if (f->cplain.len)
+		f->tls_plain_seen = true;
+	if (r == 0 && tls_client_eof(f->tls))
+		f->eof_down = true; /* close_notify: the gateway is done */
+	return r < 0 ? tls_fail(f, r, true) : 0;
+}
+
+static int tls_upstream_step(struct mw_flow *f)
+{
+	int r = 0;
+
+	if (buf_len(&f->down)) {
+		r = tls_upstream_in(f->tls, f->down.data + f->down.start, buf_len(&f->down),
+				    &f->uplain, &f->uwire);
+		f->down.start = f->down.end = 0;
+	}
+	if (r == 0 && tls_upstream_eof(f->tls))
+		f->eof_up = true;
+	if (r == 0 && !f->tlsi.version[0] && tls_upstream_ready(f->tls))
+		tls_facts(f);
+	return r < 0 ? tls_fail(f, r, false) : 0;
+}
+
+/* Intercepted flows: the checkpoint's queues, encrypted once the journal allows, and the
+ * ciphertext written. */
+static int tls_write_up(struct mw_flow *f)
+{
+	int r;
+
+	if (f->uout.len && journal_gate(f, false)) {
+		r = tls_upstream_out(f->tls, f->uout.data, f->uout.len, &f->uwire);
+		bytes_consume(&f->uout, f->uout.len);
+		if (r < 0)
+			return tls_fail(f, r, false);
+	}
+	if (f->eof_down && !f->tls_closed_up && !f->uout.len && !f->cplain.len &&
+	    !f->holding) {
+		f->tls_closed_up = true;
+		tls_upstream_close(f->tls, &f->uwire); /* a failed close still ends the flow */
+	}
+	r = bytes_write(f->fd_up, &f->uwire);
+	if (r < 0) {
+		flow_err(f, "upstream write", r);
+		return -1;
+	}
+	return 0;
+}
+
+static int tls_write_down(struct mw_flow *f)
+{
+	int r;
+
+	if (f->cout.len && journal_gate(f, true)) {
+		r = tls_client_out(f->tls, f->cout.data, f->cout.len, &f->cwire);
+		bytes_consume(&f->cout, f->cout.len);
+		if (r < 0)
+			return tls_fail(f, r, true);
+	}
+	if (f->eof_up && !f->tls_closed_down && !f->cout.len && !f->uplain.len) {
+		f->tls_closed_down = true;
+		tls_client_close(f->tls, &f->cwire);
+	}
+	r = bytes_write(f->fd_down, &f->cwire);
+	if (r < 0) {
+		flow_err(f, "client write", r);
+		return -1;
+	}
+	return 0;
+}
+
 /* Move bytes both ways as far as the sockets allow, then pass on FINs. */
 static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 {
 	uint64_t before, moved_up = f->bytes_up, moved_down = f->bytes_down;
 	size_t sent_up = f->up.start, sent_down = f->down.start;
+	bool reading_tls = f->tenv && (f->owner->inspecting || f->tenv->ups->n > 0);
 	int r;
 
+	f->holding = false;
 	if (readable_down && !f->eof_down) {
 		size_t got;
 
@@ -443,25 +903,53 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 		if (r == 1)
 			f->eof_down = true;
 	}
-	if (f->proto == MW_PROTO_HTTP1 || f->insp) {
+	if (f->tls_failed)
+		return tls_refused_pump(f);
+	/* with rules or a checkpoint, nothing goes upstream before the protocol is known, and
+	 * for TLS before the ClientHello is read (and the upstream connected: the decision
+	 * is journaled in the flow's session) */
+	if (f->proto == MW_PROTO_TLS && reading_tls && f->tls_mode == MW_FLOW_TLS_NONE)
+		f->tls_mode = MW_FLOW_TLS_HELLO;
+	if (f->tls_mode == MW_FLOW_TLS_HELLO) {
+		r = f->state == MW_FLOW_CONNECTING ? 1 : tls_decide(f);
+		if (r < 0)
+			return;
+		if (r > 0) {
+			f->holding = true;
+			flow_update_events(f);
+			return;
+		}
+	}
+	if (f->tls && tls_client_step(f) < 0)
+		return;
+	if (f->tls_failed)
+		return tls_refused_pump(f);
+	if (f->proto == MW_PROTO_HTTP1 || f->insp || f->tls) {
 		r = inspect_feed(f);
 		if (r < 0)
 			return flow_err(f, "checkpoint", r);
 	}
-	/* with a checkpoint configured, nothing goes upstream before the protocol is known */
-	if (f->proto == MW_PROTO_UNKNOWN && f->owner->inspecting && !f->eof_down) {
+	if (f->proto == MW_PROTO_UNKNOWN && (f->owner->inspecting || reading_tls) &&
+	    !f->eof_down) {
+		f->holding = true;
 		flow_update_events(f);
 		return;
 	}
 	if (f->state != MW_FLOW_CONNECTING) {
-		if (!f->insp)
+		if (!f->insp && !f->tls)
 			journal_raw(f, false);
 		if (f->jfailed)
 			return flow_err(f, "journal", -EIO);
 		r = 0;
-		if (journal_gate(f, false))
+		if (f->tls) {
+			if (tls_write_up(f) < 0)
+				return;
+			if (f->tls_failed)
+				return tls_refused_pump(f);
+		} else if (journal_gate(f, false)) {
 			r = f->insp ? bytes_write(f->fd_up, &f->uout)
 				    : relay_write(f->fd_up, &f->up);
+		}
 		if (r < 0)
 			return flow_err(f, "upstream write", r);
 		if (readable_up && !f->eof_up) {
@@ -470,30 +958,46 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 			if (r < 0)
 				return flow_err(f, "upstream read", r);
 			f->owner->counters.bytes_down += f->bytes_down - before;
+			if (f->tls_mode == MW_FLOW_TLS_PASS)
+				tls_server_feed(f, f->down.data + f->down.end - (f->bytes_down - before),
+						(size_t)(f->bytes_down - before));
 			if (r == 1)
 				f->eof_up = true;
-			if (f->insp) {
+			if (f->tls) {
+				if (tls_upstream_step(f) < 0)
+					return;
+				if (f->tls_failed)
+					return tls_refused_pump(f);
+				/* handshake replies and plaintext held for the upstream */
+				if (tls_write_up(f) < 0)
+					return;
+			}
+			if (f->insp || f->tls) {
 				r = inspect_feed(f);
 				if (r < 0)
 					return flow_err(f, "checkpoint", r);
 			}
 		}
-		if (f->eof_down && !f->shut_up && pending_up(f) == 0) {
+		if (f->eof_down && !f->shut_up && pending_up(f) == 0 && !f->holding) {
 			shutdown(f->fd_up, SHUT_WR);
 			f->shut_up = true;
 		}
 	}
-	if (!f->insp)
+	if (!f->insp && !f->tls)
 		journal_raw(f, true);
 	if (f->jfailed)
 		return flow_err(f, "journal", -EIO);
 	r = 0;
-	if (journal_gate(f, true))
+	if (f->tls) {
+		if (tls_write_down(f) < 0)
+			return;
+	} else if (journal_gate(f, true)) {
 		r = f->insp ? bytes_write(f->fd_down, &f->cout)
 			    : relay_write(f->fd_down, &f->down);
+	}
 	if (r < 0)
 		return flow_err(f, "client write", r);
-	if (f->insp_close && f->cout.len == 0)
+	if (f->insp_close && f->cout.len == 0 && f->cwire.len == 0)
 		return flow_close(f, "closed by the checkpoint after its reply");
 	/* an upstream that ends while a request is held (idle keep-alive) is not the client's
 	 * end: flow_woken() connects again for the approved request */
@@ -512,11 +1016,22 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 	flow_update_events(f);
 }
 
+static int cred_timer_fire(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct mw_flow *f = userdata;
+
+	f->cred_timer = sd_event_source_disable_unref(f->cred_timer);
+	flow_pump(f, false, false);
+	return 0;
+}
+
 static int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f);
 
 /* The upstream went away while a request was held; it is approved now: connect again. */
 static int flow_reconnect(struct mw_flow *f)
 {
+	if (f->tls) /* an intercepted upstream's TLS session cannot be taken up again */
+		return -EOPNOTSUPP;
 	f->src_up = sd_event_source_disable_unref(f->src_up);
 	f->src_down = sd_event_source_disable_unref(f->src_down);
 	f->timer = sd_event_source_disable_unref(f->timer);
@@ -835,6 +1350,7 @@ static void flow_accept_one(struct listener *ls, int fd, const struct sockaddr_s
 	f->peer = *peer;
 	f->start_mono = f->last_active = mw_now_mono_usec();
 	f->start_wall = mw_now_wall_usec();
+	f->tenv = tls_env_ref(fl->tenv);
 	fl->counters.total++;
 
 	/* the origin first, so that even a refused flow says whose it was */
@@ -941,6 +1457,12 @@ int flows_new(sd_event *event, struct mw_loader *loader, const struct mw_flows_l
 void flows_set_inspecting(struct mw_flows *fl, bool on)
 {
 	fl->inspecting = on;
+}
+
+void flows_set_tls(struct mw_flows *fl, struct mw_tls_env *env)
+{
+	tls_env_unref(fl->tenv);
+	fl->tenv = tls_env_ref(env);
 }
 
 void flows_set_journal(struct mw_flows *fl, struct mw_journal *j)
@@ -1054,6 +1576,7 @@ struct mw_flows *flows_free(struct mw_flows *fl)
 	flows_close_all(fl, "agent stopped");
 	for (unsigned i = 0; i < MW_FLOWS_RECENT; i++)
 		free(fl->recent[i]);
+	tls_env_unref(fl->tenv);
 	free(fl);
 	return NULL;
 }

@@ -16,10 +16,38 @@
 #include "mcpwarden/abi.h"
 #include "inspect.h"
 #include "sniff.h"
+#include "tls_server.h"
 
 #define MW_FLOWS_RECENT 256 /* closed flows remembered for `mcpwarden flows --all` */
 #define MW_SNIFF_BYTES 64   /* first client bytes kept on the flow */
 #define MW_MAX_LISTEN_FDS 48 /* config: 8 listen addresses + 16 inbound ports x 2 families */
+#define MW_FLOW_CRED_WAIT_USEC (10 * 1000000ULL) /* a request waits this long for an OAuth token */
+#define MW_FLOW_CRED_POLL_USEC (50 * 1000ULL)
+
+/* What the relay does with a flow that opened with a TLS ClientHello (tls_env.h). */
+enum mw_flow_tls {
+	MW_FLOW_TLS_NONE = 0,  /* not TLS, or TLS relayed unread (no upstreams, no checkpoint) */
+	MW_FLOW_TLS_HELLO,     /* reading the ClientHello: nothing goes upstream yet */
+	MW_FLOW_TLS_PASS,      /* relayed unchanged; the server's first flight is read */
+	MW_FLOW_TLS_INTERCEPT, /* terminated and re-originated: the checkpoint sees plaintext */
+	MW_FLOW_TLS_BLOCK,     /* refused by a rule */
+};
+
+/* What is known of a TLS flow, for the journals (never a secret). */
+struct mw_flow_tls_info {
+	char sni[MW_TLS_SNI_MAX + 1];	/* "" without SNI */
+	char alpn[128];			/* offered by the gateway, comma-separated */
+	char offered[16];		/* the highest version the gateway offered */
+	char version[16];		/* negotiated with the upstream ("TLSv1.3") */
+	char cipher[48];		/* pass: the suite the server chose ("0x1301") */
+	char server_alpn[MW_TLS_ALPN_NAME_MAX + 1];
+	char subject[MW_TLS_SUBJECT_MAX];	  /* the upstream leaf's, "" when not visible */
+	char fingerprint[MW_TLS_FINGERPRINT_MAX]; /* SHA-256, "" when not visible */
+	char rule[32];				  /* "upstreams[2]", "" for the default */
+	char cred[64];				  /* the credential injected, by name */
+	bool resumed_client, resumed_upstream;
+	char error[256]; /* why the flow was refused (OpenSSL's words), "" */
+};
 
 enum mw_flow_dir {
 	MW_FLOW_OUTBOUND = 0, /* the gateway connected out; captured by connect4/6 */
@@ -70,6 +98,23 @@ struct mw_flow {
 	uint64_t jsession, jseq, jwait_up, jwait_down, jrec_up, jrec_down;
 	uint64_t jstruct_up, jstruct_down; /* payload records the checkpoint made each way */
 	bool jfailed;	  /* a record could not be queued (strict): the flow ends */
+	/* TLS and upstream rules (tls_env.h): the environment the flow started with, its
+	 * rule and credential; intercepted flows run through the engine: client bytes are
+	 * decrypted into cplain, upstream bytes into uplain, and the checkpoint's queues
+	 * (uout, cout) are encrypted into uwire / cwire, which the sockets write */
+	enum mw_flow_tls tls_mode;
+	struct mw_tls_env *tenv;
+	const struct mw_upstream *urule;
+	struct mw_cred *cred;
+	struct mw_tls *tls;
+	struct mw_bytes cplain, uplain, cwire, uwire;
+	struct mw_bytes shello; /* pass: the server's first bytes until read */
+	bool holding; /* client bytes wait (protocol, ClientHello or a token) */
+	bool tls_plain_seen; /* the gateway has sent plaintext (a request began) */
+	bool shello_done, tls_failed, tls_replied, tls_closed_up, tls_closed_down;
+	uint64_t cred_wait_start; /* holding a request for an OAuth token since */
+	sd_event_source *cred_timer;
+	struct mw_flow_tls_info tlsi;
 	struct mw_flows *owner;
 	struct mw_flow *prev, *next;
 };
@@ -87,6 +132,9 @@ struct mw_flows_ops {
 	/* a flow that turned out to speak HTTP/1.1: its checkpoint (NULL: none configured);
 	 * an error ends the flow, it is never relayed unchecked */
 	int (*inspect)(void *userdata, const struct mw_flow *f, struct mw_inspect **ret);
+	/* a TLS flow was decided ("intercept", "pass", "block") or refused ("refused":
+	 * f->tlsi.error says why); f->tlsi holds what is known */
+	void (*tls)(void *userdata, const struct mw_flow *f, const char *what);
 };
 
 struct mw_flows_limits {
@@ -105,6 +153,10 @@ struct mw_flows *flows_free(struct mw_flows *fl);
 void flows_set_limits(struct mw_flows *fl, const struct mw_flows_limits *limits);
 /* With a checkpoint configured, client bytes wait until the protocol is known. */
 void flows_set_inspecting(struct mw_flows *fl, bool on);
+struct mw_tls_env;
+/* The upstream rules, CA and credentials for new flows (a reference is taken; NULL: none).
+ * With rules or a checkpoint, a flow's first bytes wait until a TLS ClientHello is read. */
+void flows_set_tls(struct mw_flows *fl, struct mw_tls_env *env);
 void *flows_userdata(const struct mw_flow *f);
 
 struct mw_journal;
@@ -140,3 +192,4 @@ void flow_wake(struct mw_flow *f);
 
 const char *flow_dir_name(enum mw_flow_dir d);
 const char *flow_state_name(enum mw_flow_state s);
+const char *flow_tls_name(enum mw_flow_tls t); /* "-", "hello", "pass", "intercept", "block" */

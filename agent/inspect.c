@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "inject.h"
 #include "inspect_hold.h"
 #include "inspect_priv.h"
 #include "inspect_tools.h"
@@ -383,6 +384,7 @@ static int reply_http_error(struct mw_inspect *in, int status, const char *text,
 				 : status == 431 ? "Request Header Fields Too Large"
 				 : status == 501 ? "Not Implemented"
 				 : status == 505 ? "HTTP Version Not Supported"
+				 : status == 503 ? "Service Unavailable"
 						 : "Bad Request",
 			 strlen(text) + 1, text);
 
@@ -420,6 +422,52 @@ static bool tool_changed(struct mw_inspect *in, const char *tool)
 	struct mcp_tools *t = tool_tables_get(in->env, in->server);
 
 	return t && mcp_tools_state(t, tool) == MCP_TOOL_CHANGED;
+}
+
+/* An allowed request goes upstream as received or, with an upstream credential, with its
+ * head rewritten (inject.h).  1: no token yet (oauth, after the relay's bounded wait), the
+ * client got a 503 instead. */
+static int release(struct mw_inspect *in, struct mw_bytes *to_upstream, struct mw_bytes *to_client)
+{
+	const struct http1_head *h = http1_parser_head(in->req);
+	int r;
+
+	if (!in->flow.cred)
+		return bytes_append(to_upstream, in->held.data, in->held.len);
+	if (h->head_bytes > in->held.len)
+		return -EINVAL;
+	r = inject_rewrite_head(in->flow.cred, h, to_upstream);
+	if (r == -EAGAIN) {
+		r = reply_http_error(in, 503, "the upstream's credential is not available yet",
+				     to_client);
+		return r < 0 ? r : 1;
+	}
+	if (r == 0)
+		r = bytes_append(to_upstream, in->held.data + h->head_bytes,
+				 in->held.len - h->head_bytes);
+	return r;
+}
+
+/* An approved held request, released later: its head is read again for the rewrite. */
+static int release_held(struct mw_inspect *in, const uint8_t *p, size_t n,
+			struct mw_bytes *to_upstream)
+{
+	_cleanup_(http1_parser_freep) struct http1_parser *hp = NULL;
+	struct http1_event ev;
+	int r;
+
+	if (!in->flow.cred)
+		return bytes_append(to_upstream, p, n);
+	r = http1_parser_new(HTTP1_REQUEST, NULL, &hp);
+	if (r == 0)
+		r = http1_parse(hp, p, n, &ev);
+	if (r == 0 && (ev.type != HTTP1_EV_HEAD || ev.consumed > n))
+		r = -EBADMSG;
+	if (r == 0)
+		r = inject_rewrite_head(in->flow.cred, http1_parser_head(hp), to_upstream);
+	if (r == 0)
+		r = bytes_append(to_upstream, p + ev.consumed, n - ev.consumed);
+	return r;
 }
 
 static bool holding(const struct mw_inspect *in)
@@ -519,7 +567,7 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 			if (p->len > 0)
 				inspect_record(in, &rec);
 			b = hold_bytes(s->hold);
-			r = bytes_append(to_upstream, b->data, b->len);
+			r = release_held(in, b->data, b->len, to_upstream);
 			if (r == 0 && !in->resp_broken)
 				r = http1_parser_push_request(in->resp, hold_http_method(s->hold));
 			s->close_after = false; /* the upstream's answer decides */
@@ -703,7 +751,11 @@ static int decide_one(struct mw_inspect *in, struct mw_bytes *to_upstream,
 
 		inspect_record(in, &rec);
 	}
-	r = bytes_append(to_upstream, in->held.data, in->held.len);
+	r = release(in, to_upstream, to_client);
+	if (r == 1) { /* answered by the agent: no credential to send */
+		jwt_claims_free(claims);
+		return 0;
+	}
 	if (r == 0 && !in->resp_broken)
 		r = http1_parser_push_request(in->resp, in->method);
 	if (r == 0 && !in->resp_broken) {

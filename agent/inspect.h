@@ -75,6 +75,7 @@ struct mw_oidc;
 struct mw_masker;
 struct mw_inspect_pairs;
 struct mcp_message;
+struct mw_cred;
 
 /* What the agent decides with: shared by all flows, replaced as a whole on reload (flows
  * keep the one they started with). */
@@ -141,6 +142,9 @@ struct mw_inspect_flow {
 	const char *host;
 	uint16_t port;
 	enum mw_policy_direction direction;
+	/* the upstream's credential (inject.h): every released request head is rewritten
+	 * with it; NULL: heads go as received.  Must outlive the checkpoint. */
+	struct mw_cred *cred;
 };
 
 /* One decision, for the journal. */

@@ -494,6 +494,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	struct mw_capture_entry rules[MW_CAPTURE_RULES_MAX];
 	struct mw_inspect_env *env = NULL;
 	struct mw_masker *jmask = NULL;
+	struct mw_tls_env *tenv = NULL;
 	struct mw_approvals_config acfg;
 	struct mw_log_fields lf = {};
 	struct mw_diag diag;
@@ -521,7 +522,13 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 			env = inspect_env_unref(env);
 		}
 	}
+	if (r == 0) /* the CA and secret files must be readable by the agent's user now */
+		r = tls_env_load(c, &tenv, &diag);
+	if (r == 0)
+		r = tls_env_start(tenv, &diag);
 	if (r < 0) {
+		inspect_env_unref(env);
+		tls_env_unref(tenv);
 		log_fields_add(&lf, "MCPW_DECISION", "kept");
 		log_event(LOG_ERR, MW_MID_CONFIG, &lf,
 			  "Reload failed, keeping the running configuration: %s",
@@ -541,6 +548,10 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	if (d->journal)
 		journal_set_masker(d->journal, TAKE_PTR(jmask));
 	mask_free(jmask);
+	/* flows in progress keep their rules and credentials too */
+	flows_set_tls(d->flows, tenv);
+	tls_env_unref(d->tls_env);
+	d->tls_env = tenv;
 	keep_restart_only(d->config, c);
 	daemon_journal_reload(d, c);
 	config_free(d->config);
@@ -637,6 +648,7 @@ static int start(struct mw_daemon *d)
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up flows");
 	flows_set_inspecting(d->flows, d->inspect_env != NULL);
+	flows_set_tls(d->flows, d->tls_env);
 	r = open_listeners(d);
 	if (r < 0)
 		return r;
@@ -677,6 +689,14 @@ static int start(struct mw_daemon *d)
 	r = daemon_inspect_env_start(d->inspect_env); /* the IdPs' keys, fetched unprivileged */
 	if (r < 0)
 		return log_error_errno(r, "Failed to start the key refresher");
+	{
+		struct mw_diag diag = {};
+		char buf[1024];
+
+		r = tls_env_start(d->tls_env, &diag); /* OAuth tokens, fetched unprivileged */
+		if (r < 0)
+			return log_error_errno(r, "%s", mw_diag_format(&diag, buf, sizeof(buf)));
+	}
 	sd_event_set_watchdog(d->event, true);
 	sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 10 * 1000000ULL, 0,
 				   on_status_timer, d);
@@ -728,6 +748,8 @@ int main(int argc, char **argv)
 		r = daemon_inspect_env_load(d.config, &d.inspect_env, &diag);
 	if (r == 0)
 		r = daemon_masker_load(d.config, NULL, 0, &d.journal_masker, &diag);
+	if (r == 0) /* the CA key and the secrets, read while privileged */
+		r = tls_env_load(d.config, &d.tls_env, &diag);
 	if (r < 0) {
 		log_error("Bad configuration: %s", mw_diag_format(&diag, buf, sizeof(buf)));
 		config_free(d.config);
@@ -764,6 +786,7 @@ int main(int argc, char **argv)
 	daemon_inspect_env_stop(d.inspect_env);
 	inspect_env_unref(d.inspect_env);
 	mask_free(d.journal_masker);
+	tls_env_unref(d.tls_env);
 	sd_event_unref(d.event);
 	config_free(d.config);
 	return r < 0 ? 1 : d.exit_code;

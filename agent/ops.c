@@ -270,6 +270,42 @@ void daemon_journal_reload(struct mw_daemon *d, const struct mw_config *c)
 		 "applied from the new configuration");
 }
 
+static void tls_fields(const struct mw_flow *f, struct mw_log_fields *lf)
+{
+	const struct mw_flow_tls_info *ti = &f->tlsi;
+
+	if (f->tls_mode == MW_FLOW_TLS_NONE) {
+		if (ti->cred[0])
+			log_fields_add(lf, "MCPW_CREDENTIAL", "%s", ti->cred);
+		return;
+	}
+	log_fields_add(lf, "MCPW_TLS", "%s", flow_tls_name(f->tls_mode));
+	log_fields_add(lf, "MCPW_SNI", "%s", ti->sni);
+	log_fields_add(lf, "MCPW_ALPN", "%s", ti->alpn);
+	log_fields_add(lf, "MCPW_TLS_OFFERED", "%s", ti->offered);
+	log_fields_add(lf, "MCPW_TLS_VERSION", "%s", ti->version);
+	log_fields_add(lf, "MCPW_TLS_CIPHER", "%s", ti->cipher);
+	log_fields_add(lf, "MCPW_TLS_SUBJECT", "%s", ti->subject);
+	log_fields_add(lf, "MCPW_TLS_FINGERPRINT", "%s", ti->fingerprint);
+	log_fields_add(lf, "MCPW_RULE", "%s", ti->rule);
+	log_fields_add(lf, "MCPW_CREDENTIAL", "%s", ti->cred);
+	if (ti->error[0])
+		log_fields_add(lf, "MCPW_TLS_ERROR", "%s", ti->error);
+}
+
+static json_t *tls_json(const struct mw_flow *f)
+{
+	const struct mw_flow_tls_info *ti = &f->tlsi;
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s}",
+			 "mode", flow_tls_name(f->tls_mode), "sni", ti->sni, "alpn", ti->alpn,
+			 "offered", ti->offered, "version", ti->version, "cipher", ti->cipher,
+			 "server_alpn", ti->server_alpn, "subject", ti->subject, "fingerprint",
+			 ti->fingerprint, "rule", ti->rule, "credential", ti->cred,
+			 "resumed_client", ti->resumed_client, "resumed_upstream",
+			 ti->resumed_upstream, "error", ti->error);
+}
+
 static void on_flow_opened(void *userdata, const struct mw_flow *f)
 {
 	struct mw_daemon *d = userdata;
@@ -293,17 +329,52 @@ static void on_flow_closed(void *userdata, const struct mw_flow *f)
 	log_fields_add(&lf, "MCPW_BYTES_UP", "%llu", (unsigned long long)f->bytes_up);
 	log_fields_add(&lf, "MCPW_BYTES_DOWN", "%llu", (unsigned long long)f->bytes_down);
 	log_fields_add(&lf, "MCPW_REASON", "%s", f->reason);
-	log_event(LOG_INFO, MW_MID_FLOW_CLOSE, &lf, "flow %s to %s closed (%s): %llu bytes up, %llu down",
+	tls_fields(f, &lf);
+	log_event(LOG_INFO, MW_MID_FLOW_CLOSE, &lf, "flow %s to %s closed (%s): %llu bytes up, %llu down%s%s",
 		  f->name, sa_str(&f->target, t, sizeof(t)), f->reason,
-		  (unsigned long long)f->bytes_up, (unsigned long long)f->bytes_down);
+		  (unsigned long long)f->bytes_up, (unsigned long long)f->bytes_down,
+		  f->tlsi.sni[0] ? ", SNI " : "", f->tlsi.sni);
 	if (d->journal && f->jsession && f->jseq) { /* opened: its upstream connected */
-		journal_json(f, MW_JREC_CLOSE, MW_JDIR_NONE, 0,
-			     json_pack("{s:s, s:s, s:I, s:I}", "reason", f->reason, "proto",
-				       sniff_proto_name(f->proto), "bytes_up",
-				       (json_int_t)f->bytes_up, "bytes_down",
-				       (json_int_t)f->bytes_down),
-			     NULL, 0);
+		json_t *m = json_pack("{s:s, s:s, s:I, s:I}", "reason", f->reason, "proto",
+				      sniff_proto_name(f->proto), "bytes_up",
+				      (json_int_t)f->bytes_up, "bytes_down",
+				      (json_int_t)f->bytes_down);
+
+		if (m && f->tls_mode != MW_FLOW_TLS_NONE)
+			json_object_set_new(m, "tls", tls_json(f));
+		else if (m && f->tlsi.cred[0])
+			json_object_set_new(m, "credential", json_string(f->tlsi.cred));
+		journal_json(f, MW_JREC_CLOSE, MW_JDIR_NONE, 0, m, NULL, 0);
 		journal_session_log(d, f, false);
+	}
+}
+
+/* A TLS flow decided or refused: one journald entry and one journal record.  The names,
+ * versions and certificate facts only: a credential by its name, never its value. */
+static void on_flow_tls(void *userdata, const struct mw_flow *f, const char *what)
+{
+	struct mw_daemon *d = userdata;
+	struct mw_log_fields lf = {};
+	bool bad = !strcmp(what, "refused") || !strcmp(what, "block");
+	char t[128];
+
+	flow_fields(d, f, &lf);
+	log_fields_add(&lf, "MCPW_DECISION", "%s", what);
+	tls_fields(f, &lf);
+	if (bad)
+		log_event(LOG_WARNING, MW_MID_FLOW_REFUSED, &lf, "flow %s to %s (SNI '%s') refused: %s",
+			  f->name, sa_str(&f->target, t, sizeof(t)), f->tlsi.sni, f->tlsi.error);
+	else
+		log_event(LOG_INFO, MW_MID_DECISION, &lf, "flow %s to %s: TLS %s (SNI '%s'%s%s%s)",
+			  f->name, sa_str(&f->target, t, sizeof(t)), what, f->tlsi.sni,
+			  f->tlsi.rule[0] ? ", rule " : "", f->tlsi.rule,
+			  f->tlsi.cred[0] ? ", credential injected" : "");
+	if (d->journal) {
+		json_t *m = tls_json(f);
+
+		if (m)
+			json_object_set_new(m, "decision", json_string(what));
+		journal_json(f, MW_JREC_DECISION, MW_JDIR_UP, 0, m, NULL, 0);
 	}
 }
 
@@ -402,8 +473,10 @@ static int on_flow_inspect(void *userdata, const struct mw_flow *f, struct mw_in
 	fl.unit = unit;
 	fl.comm = comm;
 	fl.cgroup = path;
-	fl.host = host;
+	/* an intercepted flow is about the name the gateway asked for */
+	fl.host = f->tlsi.sni[0] ? f->tlsi.sni : host;
 	fl.port = port;
+	fl.cred = f->cred;
 	fl.direction = f->dir == MW_FLOW_INBOUND ? MW_POLICY_DIR_INBOUND : MW_POLICY_DIR_OUTBOUND;
 	r = inspect_new(d->inspect_env, &fl, on_decision, (void *)f, ret);
 	if (r == 0 && d->journal)
@@ -416,6 +489,7 @@ const struct mw_flows_ops daemon_flow_ops = {
 	.closed = on_flow_closed,
 	.refused = on_flow_refused,
 	.inspect = on_flow_inspect,
+	.tls = on_flow_tls,
 };
 
 struct flows_ctx {
@@ -453,6 +527,10 @@ static void flow_to_json(void *ud, const struct mw_flow *f)
 		json_object_set_new(o, "gid", json_integer(f->origin.gid));
 		json_object_set_new(o, "comm", json_string(comm));
 	}
+	if (f->tls_mode != MW_FLOW_TLS_NONE)
+		json_object_set_new(o, "tls", tls_json(f));
+	else if (f->tlsi.cred[0])
+		json_object_set_new(o, "credential", json_string(f->tlsi.cred));
 	json_object_set_new(o, "started",
 			    json_string(iso_time(f->start_wall, a, sizeof(a))));
 	json_object_set_new(o, "closed_reason",

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# TLS interception in the daemon: an HTTPS JSON-RPC upstream (node https, certificate from a
+# test CA made here) that requires a bearer token only the agent holds (value_file); a client
+# in the enrolled cgroup trusting mcpwarden's CA sends none.  tools/call allowed and denied
+# (-32010) as over plain HTTP; the token is in no log or journal; a passed TLS flow records SNI;
+# an expired upstream certificate is refused with OpenSSL's reason (journald text and a 502).
+T_NAME=tlsmcp
+source "$(dirname "$0")/../lib.sh"
+t_begin
+command -v openssl >/dev/null || skip_all "no openssl command"
+PEERS="$T_ROOT/tests/e2e/peers"
+cd "$T_DIR" || exit 1
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=upstream test CA" -days 2 >openssl.log 2>&1
+printf 'subjectAltName=DNS:mcp.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >leaf.ext
+openssl req "${ec[@]}" -keyout up.key -out up.csr -subj /CN=mcp.test >>openssl.log 2>&1
+openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days 1 -extfile leaf.ext -out up.crt >>openssl.log 2>&1
+openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days -1 -extfile leaf.ext -out expired.crt >>openssl.log 2>&1
+TOKEN="tok-$(openssl rand -hex 16)"
+printf '%s\n' "$TOKEN" >"$T_DIR/upstream.token"
+mkdir -p "$T_DIR/state"
+check_cmd "mcpwarden ca init" "$BUILD/mcpwarden" ca init --dir "$T_DIR/state/ca"
+cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [9443, 9444, 9445]}]},
+  "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
+  "identity": {"require_token": false},
+  "policy": {"rules": [{"name": "echo ok", "match": {"method": "tools/call", "tool": "echo"}, "action": "allow"},
+                       {"name": "no other tool", "match": {"method": "tools/call"}, "action": "deny"},
+                       {"name": "rest", "action": "allow"}]},
+  "journal": {"mode": "strict"},
+  "upstreams": [{"match": {"host": "mcp.test", "port": 9443}, "tls": "intercept", "ca_file": "'"$T_DIR/upca.crt"'",
+                 "credential": {"name": "mcp-upstream", "bearer_file": "'"$T_DIR/upstream.token"'"}},
+                {"match": {"host": "mcp.test", "port": 9445}, "tls": "intercept", "ca_file": "'"$T_DIR/upca.crt"'"}]')
+start_agent "$cfg" || { not_ok "agent starts with a CA, upstreams and a credential"; exit 1; }
+ok "agent starts with a CA, upstreams and a credential"
+spawn_in "$T_CG/other" up.log env UPSTREAM_TOKEN="$TOKEN" node "$PEERS/https-server.mjs" 9443 up.crt up.key
+spawn_in "$T_CG/other" up2.log env UPSTREAM_TOKEN="$TOKEN" node "$PEERS/https-server.mjs" 9444 up.crt up.key
+spawn_in "$T_CG/other" up3.log env UPSTREAM_TOKEN="$TOKEN" node "$PEERS/https-server.mjs" 9445 expired.crt up.key
+for p in 9443 9444 9445; do wait_port $p || not_ok "upstream $p listens"; done
+"$BUILD/mcpwarden" ca show --dir "$T_DIR/state/ca" >mwca.pem 2>/dev/null
+
+call() { # PORT TOOL
+	run_in "$T_CG/gw" curl -s --max-time 10 --cacert "$T_DIR/mwca.pem" --resolve "mcp.test:$1:127.0.0.1" \
+		-H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+		-d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"'"$2"'","arguments":{}}}' \
+		"https://mcp.test:$1/mcp"
+}
+out=$(call 9443 echo)
+check_match "an allowed tools/call over intercepted HTTPS reaches the upstream with the agent's token" \
+	"upstream got tools/call echo" "$out"
+out=$(call 9443 rm)
+check_match "a denied tools/call is answered -32010 by the agent" "-32010" "$out"
+out=$(run_in "$T_CG/other" curl -s --max-time 5 --cacert upca.crt --resolve mcp.test:9443:127.0.0.1 -d '{}' https://mcp.test:9443/mcp)
+check_match "without the agent the upstream refuses (it needs the token)" "no or wrong token" "$out"
+chain=$(printf 'Q\n' | run_in "$T_CG/gw" timeout 10 openssl s_client -connect 127.0.0.1:9443 -servername mcp.test \
+	-CAfile "$T_DIR/mwca.pem" -showcerts 2>&1)
+check_match "s_client against the intercepting side sees the minted leaf" "^ 0 s:CN = mcp.test" "$chain"
+check_match "issued by mcpwarden's CA, which is in the chain" "^ 1 s:CN = mcpwarden local CA" "$chain"
+check_match "and verifies it" "Verify return code: 0 \(ok\)" "$chain"
+out=$(run_in "$T_CG/gw" curl -s --max-time 10 --cacert upca.crt --resolve mcp.test:9444:127.0.0.1 -d '{}' https://mcp.test:9444/mcp)
+check_match "an unlisted host passes: end-to-end TLS with the upstream's own certificate, no token added" \
+	"no or wrong token" "$out"
+out=$(call 9445 echo)
+check_match "an expired upstream certificate: the gateway gets 502 with the reason" \
+	"refused the upstream: upstream certificate: certificate has expired" "$out"
+sleep 0.5
+check_match "journald text names the reason" "refused: upstream certificate: certificate has expired" "$(cat "$T_DIR/agent.log")"
+flows=$(mw flows --all --json)
+check_eq "the pass flow records its SNI" true "$(jq '[.flows[] | select(.tls.mode == "pass" and .tls.sni == "mcp.test")] | length >= 1' <<<"$flows")"
+check_eq "the pass flow records the server's version" true "$(jq '[.flows[] | select(.tls.mode == "pass" and (.tls.version | startswith("TLSv")))] | length >= 1' <<<"$flows")"
+check_eq "intercepted flows name the credential, by name" true "$(jq '[.flows[] | select(.tls.mode == "intercept" and .tls.credential == "mcp-upstream" and (.tls.fingerprint | length) > 60)] | length >= 1' <<<"$flows")"
+check_match "the close event names the credential" "MCPW_CREDENTIAL=mcp-upstream|credential injected" "$(cat "$T_DIR/agent.log")"
+"$BUILD/mcpwarden-replay" --dir "$T_DIR/state/journal" export --format jsonl >export.jsonl 2>&1
+if [ -s export.jsonl ]; then ok "the session journal exports"; else not_ok "journal export" "$(head -3 export.jsonl)"; fi
+if grep -rqF "$TOKEN" "$T_DIR/agent.log" export.jsonl "$T_DIR/state/journal" "$T_DIR/run" 2>/dev/null; then
+	not_ok "the token appears in no log, journal file or export"
+else ok "the token appears in no log, journal file or export"; fi
+t_end
