@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "jwk.h"
 #include "mask_internal.h"
 
 enum {
@@ -592,8 +593,6 @@ static size_t scan_jwt(const struct scan *sc, size_t i)
 {
 	char hdr[JWT_MAX_HEADER * 3 / 4 + 4];
 	size_t h, p, g, nh = 0, j;
-	unsigned acc = 0;
-	int bits = 0;
 
 	if (!prefix(sc, i, "eyJ"))
 		return 0;
@@ -607,15 +606,9 @@ static size_t scan_jwt(const struct scan *sc, size_t i)
 	g = b64url_run(sc, j, JWT_MAX_PART + 1);
 	if (g > JWT_MAX_PART || at(sc, j + g) == '.' || is_(sc, j + g, C_WORD))
 		return 0;
-	for (size_t k = 0; k < h; k++) {
-		acc = (acc << 6) | b64url_val(sc->s[i + k]);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			hdr[nh++] = (acc >> bits) & 0xff;
-		}
-	}
-	hdr[nh] = '\0';
+	if (mw_b64url_decode((const char *)sc->s + i, h, (unsigned char *)hdr, sizeof(hdr),
+			     &nh) < 0)
+		return 0;
 	if (hdr[0] != '{' || !memmem(hdr, nh, "\"alg\"", 5))
 		return 0;
 	return j + g;
