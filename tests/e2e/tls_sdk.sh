@@ -220,6 +220,11 @@ R="$BUILD/mcpwarden-replay"
 "$R" --dir "$T_DIR/state/journal" export --format jsonl >export.jsonl 2>export.err
 check_eq "the session journal exports, one JSON object a line" 0 "$(jq -e . export.jsonl >/dev/null 2>&1; echo $?)"
 check_match "the session journal names the credential" '"credential":"mcp-upstream"' "$(cat export.jsonl)"
+for r in "wrongname.test hostname mismatch" "expired.test certificate has expired" \
+	"unknownca.test unable to get local issuer certificate"; do
+	check_eq "the session journal records the refusal of ${r%% *} with its reason" "upstream certificate: ${r#* }" \
+		"$(jq -r --arg h "${r%% *}" '.. | objects | select(.sni? == $h and (.error? // "") != "") | .error' export.jsonl | sort -u)"
+done
 # every payload decoded, base64 or not
 jq -r 'if .payload_encoding == "base64" then (.payload | @base64d) else (.payload // "") end' export.jsonl >export.payloads 2>&1
 check_match "the journal holds the masked reply, not the raw one" '\[MASKED:credit_card' "$(cat export.payloads)"
