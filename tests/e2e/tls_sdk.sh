@@ -126,7 +126,7 @@ start_gw $GW_WRONG "https://wrongname.test:$UP_WRONG/mcp"
 start_gw $GW_EXPIRED "https://expired.test:$UP_EXPIRED/mcp"
 start_gw $GW_UNKNOWN "https://unknownca.test:$UP_UNKNOWN/mcp"
 for p in $GW_TLS $GW_PLAIN $GW_WRONG $GW_EXPIRED $GW_UNKNOWN; do
-	wait_port "$p" || { not_ok "gateway :$p listens" "$(tail -5 "gw-$p.log")"; exit 1; }
+	wait_port "$p" || wait_port "$p" || { not_ok "gateway :$p listens" "$(tail -5 "gw-$p.log")"; exit 1; }
 done
 ok "five civic passthrough gateways listen"
 gp=${GWPID[$GW_TLS]}
@@ -187,6 +187,17 @@ if [ -s tls.norm ] && cmp -s tls.norm plain.norm; then ok "HTTPS and plain HTTP 
 check_eq "... and the refusal texts match too, ids aside" \
 	"$(jq -r '.calls[1].error' client-plain.out | sed -E 's/[0-9a-f-]{16,}//g')" "$(jq -r '.calls[1].error' client-tls.out | sed -E 's/[0-9a-f-]{16,}//g')"
 
+j() { journal_ctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager "$@"; }
+jwait() { # MATCHES...: the last agent journald entry matching them, waiting for it up to 5 s
+	local e=""
+	for _ in $(seq 50); do
+		e=$(j "$@" | tail -n 1)
+		[ -n "$e" ] && break
+		sleep 0.1
+	done
+	printf '%s' "$e"
+}
+
 # --- refused upstreams -------------------------------------------------------------------------
 for c in "$GW_WRONG wrongname.test $UP_WRONG hostname mismatch" \
 	"$GW_EXPIRED expired.test $UP_EXPIRED certificate has expired" \
@@ -197,20 +208,17 @@ for c in "$GW_WRONG wrongname.test $UP_WRONG hostname mismatch" \
 	check_eq "$host: the client's session fails" false "$(jq -r .ok <<<"$out")"
 	check_match "$host: the client is told why (relayed by the gateway)" \
 		"mcpwarden refused the upstream: upstream certificate: $reason" "$(jq -r .error <<<"$out")"
-	sleep 0.3
-	e=$(journal_ctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager MCPW_DECISION=refused MCPW_SNI="$host" | tail -n 1)
+	e=$(jwait MCPW_DECISION=refused MCPW_SNI="$host")
 	check_eq "$host: journald: refused, with the reason and the rule" "upstream certificate: $reason" \
 		"$(jq -r .MCPW_TLS_ERROR <<<"$e" 2>&1)"
 	check_eq "$host: no request reached the upstream" 0 "$(awk -v p="$port" '$1 == p' upstream.log | wc -l)"
 done
 
 # --- journals name the credential --------------------------------------------------------------
-sleep 0.5
-j() { journal_ctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager "$@"; }
-e=$(j MCPW_DECISION=intercept MCPW_SNI=mcp.test | head -n 1)
+e=$(jwait MCPW_DECISION=intercept MCPW_SNI=mcp.test)
 check_eq "journald: the intercept decision names the rule and the credential" "upstreams[0] mcp-upstream" \
 	"$(jq -r '"\(.MCPW_RULE) \(.MCPW_CREDENTIAL)"' <<<"$e")"
-e=$(j MCPW_SNI=mcp.test MCPW_TLS_SUBJECT=/CN=mcp.test | head -n 1)
+e=$(jwait MCPW_SNI=mcp.test MCPW_TLS_SUBJECT=/CN=mcp.test)
 check_eq "journald: the close event names the credential and the upstream's leaf (the test CA's)" \
 	"mcp-upstream $(openssl x509 -in mcp.test.crt -noout -fingerprint -sha256 | cut -d= -f2)" \
 	"$(jq -r '"\(.MCPW_CREDENTIAL) \(.MCPW_TLS_FINGERPRINT)"' <<<"$e")"
