@@ -162,8 +162,8 @@ for mode in tls plain; do
 	[ $mode = plain ] && port=$UP_PLAIN
 	check_eq "$mode: the session works and reaches the SDK server" "true tls-upstream" \
 		"$(jq -r '"\(.ok) \(.server.name)"' <<<"$out" 2>&1)"
-	check_match "$mode: tools/list comes through (echo and customer_record listed)" '"echo".*"customer_record"|"customer_record".*"echo"' \
-		"$(jq -c .tools <<<"$out")"
+	check_eq "$mode: tools/list comes through, filtered to what alice may call" "customer_record echo" \
+		"$(jq -r '.tools | sort | join(" ")' <<<"$out")"
 	check_eq "$mode: echo is allowed and answered by the upstream" "true Echo: hello from behind the gateway" \
 		"$(jq -r '.calls[0] | "\(.ok) \(.text)"' <<<"$out")"
 	check_eq "$mode: delete_records is refused -32010 with the rule's reason" "-32010 no deletes records are never deleted through MCP" \
