@@ -13,7 +13,6 @@
 # decoded, and the raw segment frames through zstd), the peers' logs.  Three more upstreams
 # (a certificate for another name, an expired one, one from an unknown CA) are refused, each
 # with its reason in journald and, relayed by the gateway, at the client.
-T_NAME=tlssdk
 source "$(dirname "$0")/../lib.sh"
 t_begin
 for c in openssl zstd python3 jq unshare; do command -v $c >/dev/null || skip_all "no $c command"; done
