@@ -18,13 +18,13 @@
  * lost with a request out, and requests due but unanswered LOAD_DRAIN_NS after the end) and
  * p50/p90/p99/p99.9/max in microseconds.  Exit status 1 when there was any error. */
 #include "util.h"
+#include "bench_stats.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -449,25 +449,12 @@ static int load_loop(struct load_run *run)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* The permille-th percentile of the sorted latencies in microseconds (0 with none). */
+static double load_pct(const struct load_run *run, uint64_t permille)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double load_pct(const struct load_run *run, double q)
-{
-	size_t i;
-
 	if (run->n_lat == 0)
 		return 0;
-	i = (size_t)ceil(q * (double)run->n_lat);
-	if (i > 0)
-		i--;
-	if (i >= run->n_lat)
-		i = run->n_lat - 1;
-	return (double)run->lat[i] / 1000.0;
+	return (double)bench_rank(run->lat, run->n_lat, permille) / 1000.0;
 }
 
 static void load_report(struct load_run *run)
@@ -481,7 +468,7 @@ static void load_report(struct load_run *run)
 		cpu = ((double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 		       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6) / wall;
 
-	qsort(run->lat, run->n_lat, sizeof(*run->lat), cmp_u64);
+	bench_sort_u64(run->lat, run->n_lat);
 	for (size_t i = 0; i < run->n_lat; i++)
 		mean += (double)run->lat[i];
 	mean = run->n_lat ? mean / (double)run->n_lat / 1000.0 : 0;
@@ -495,8 +482,8 @@ static void load_report(struct load_run *run)
 		       run->a.mode == LOAD_OPEN ? "open" : "closed",
 		       run->a.mode == LOAD_OPEN ? run->a.rate : 0, run->a.conns, window, achieved,
 		       run->sent, run->ok, run->errors, run->reconnects, mean,
-		       load_pct(run, 0.5), load_pct(run, 0.9), load_pct(run, 0.99),
-		       load_pct(run, 0.999), load_pct(run, 1.0), cpu);
+		       load_pct(run, 500), load_pct(run, 900), load_pct(run, 990),
+		       load_pct(run, 999), load_pct(run, 1000), cpu);
 		return;
 	}
 	printf("%s loop, %u connections, %.1f s counted: %.1f calls/s",
@@ -506,8 +493,8 @@ static void load_report(struct load_run *run)
 	printf(", %" PRIu64 " ok, %" PRIu64 " errors, client CPU %.0f%%\n", run->ok, run->errors,
 	       cpu * 100);
 	printf("latency us: mean %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n", mean,
-	       load_pct(run, 0.5), load_pct(run, 0.9), load_pct(run, 0.99), load_pct(run, 0.999),
-	       load_pct(run, 1.0));
+	       load_pct(run, 500), load_pct(run, 900), load_pct(run, 990), load_pct(run, 999),
+	       load_pct(run, 1000));
 }
 
 static int load_read_token(const char *path, char **ret)
