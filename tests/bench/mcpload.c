@@ -18,10 +18,10 @@
  * lost with a request out, and requests due but unanswered LOAD_DRAIN_NS after the end) and
  * p50/p90/p99/p99.9/max in microseconds.  Exit status 1 when there was any error. */
 #include "util.h"
+#include "bench_http.h"
 #include "bench_stats.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,7 +29,6 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -225,9 +224,8 @@ static void load_record(struct load_run *run, uint64_t lat_ns)
 /* 1: a whole reply was consumed, 0: not yet, -EBADMSG: not a good reply. */
 static int load_take_reply(struct load_conn *c)
 {
-	const char *he, *p, *end;
-	size_t head_len, body_len = 0;
-	bool have_len = false;
+	const char *he;
+	size_t head_len, body_len;
 	char want[40];
 	int wl;
 
@@ -237,27 +235,9 @@ static int load_take_reply(struct load_conn *c)
 	head_len = (size_t)(he - c->in) + 4;
 	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.1 200", 12) != 0)
 		return -EBADMSG;
-	end = c->in + head_len;
-	for (p = c->in; p < end;) {
-		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0) {
-			const char *q = p + 15;
-
-			while (q < eol && *q == ' ')
-				q++;
-			for (; q < eol && isdigit((unsigned char)*q); q++)
-				body_len = body_len * 10 + (size_t)(*q - '0');
-			have_len = true;
-			if (body_len > LOAD_MAX_REPLY_BODY)
-				return -EBADMSG;
-		}
-		p = eol + 2;
-	}
-	if (!have_len)
-		return -EBADMSG; /* chunked or close-delimited: not what the stub sends */
+	/* none (chunked or close-delimited: not what the stub sends) or a bad one */
+	if (bench_content_length(c->in, head_len, LOAD_MAX_REPLY_BODY, &body_len) < 0)
+		return -EBADMSG;
 	if (c->in_len < head_len + body_len)
 		return 0;
 	wl = snprintf(want, sizeof(want), "\"id\":%" PRIu64 ",", c->id);
