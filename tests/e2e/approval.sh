@@ -329,7 +329,11 @@ check_eq "the agent stops: the held call is answered -32012 with its approval id
 	"$(jq -r '"\(.code) \(.data.approval_id)"' <<<"$r11")"
 check_match "  ... saying it was not decided before the agent stopped" "not decided before the agent stopped" "$(jq -r .data.reason <<<"$r11")"
 for _ in $(seq 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
-cfg=$(config 8s 3s)
+# after the restart: held calls wait HOLD7 s, approvals expire after TIMEOUT7 s.  TIMEOUT7
+# leaves a loaded host time to approve a call between its -32012 and its expiry.
+TIMEOUT7=15
+HOLD7=3
+cfg=$(config "${TIMEOUT7}s" "${HOLD7}s")
 start_agent "$cfg" || { not_ok "agent restarts"; exit 1; }
 check_eq "after the restart: nothing pending, the 40 s grant is back" "0 $ID6" \
 	"$(mw pending --json | jq '.approvals | length') $(mw grants --json | jq -r '.grants[].id' | tr '\n' ' ' | sed 's/ $//')"
@@ -339,10 +343,12 @@ check_eq "  ... and lets the identical call through without a hold" true "$(jq -
 left=$((GRANT_T0 + 41 - $(date +%s)))
 [ "$left" -gt 0 ] && sleep "$left"
 check_eq "the grant expires on time (40 s): no longer listed" 0 "$(mw grants --json | jq '.grants | length')"
+# the file is rewritten at the agent's next tick (250 ms): wait for it (10 s)
+for _ in $(seq 100); do [ "$(jq '.grants | length' "$T_DIR/state/grants")" = 0 ] && break; sleep 0.1; done
 check_eq "  ... and gone from the file" 0 "$(jq '.grants | length' "$T_DIR/state/grants")"
 call c13 "$ALICE" "$Q6" --timeout-ms 30000
 r13=$(result c13 "$CALL_PID")
-check_eq "  ... the identical call is held again: past the hold limit (3 s) it gets -32012" "-32012" "$(jq -r .code <<<"$r13")"
+check_eq "  ... the identical call is held again: past the hold limit ($HOLD7 s) it gets -32012" "-32012" "$(jq -r .code <<<"$r13")"
 ID13=$(jq -r .data.approval_id <<<"$r13")
 check_match "  ... with the approval id and who must approve" "$ID13 is still pending \(needs groups $GDBA; OIDC groups dba\); retry" "$(jq -r .data.reason <<<"$r13")"
 mwu "$A1" approve "$ID13" >/dev/null
@@ -354,10 +360,23 @@ call c15 "$ALICE" "$Q6"
 ID15=$(pending_id "$Q6")
 check_match "  ... once: a third identical call is held again" '^[0-9A-Z]{8}$' "$ID15"
 result c15 "$CALL_PID" >/dev/null
-sleep 6
+# approval_state ID: "STATE after N s" (N: its lifetime, expires - created) from
+# `mcpwarden pending --all` ("" when not listed)
+approval_state() {
+	mw pending --all --json | jq -r --arg id "$1" '.approvals[] | select(.id == $id) |
+		"\(.state) after \((.expires | fromdate) - (.created | fromdate)) s"'
+}
+# wait for the expiry (the agent's tick, 250 ms past TIMEOUT7 s) rather than sleep a fixed
+# time: at most twice TIMEOUT7 from now
+for _ in $(seq $((TIMEOUT7 * 20))); do [[ "$(approval_state "$ID15")" == pending* ]] || break; sleep 0.1; done
+st=$(approval_state "$ID15")
 out=$(mwu "$A1" approve "$ID15" 2>&1)
-check_match "the approval expires (8 s): approving it is refused" "already expired" "$out"
-sleep 1
+check_match "the approval expires ($TIMEOUT7 s): approving it is refused" \
+	"^expired after $TIMEOUT7 s: .*already expired" "$st: $out"
+for _ in $(seq 100); do
+	jq -r 'select(.event == "expired") | .approval.id' "$T_DIR/hook.jsonl" | grep -q "$ID15" && break
+	sleep 0.1
+done
 check_eq "  ... and the webhook heard the expiry" 1 "$(jq -r 'select(.event == "expired") | .approval.id' "$T_DIR/hook.jsonl" | grep -c "$ID15")"
 
 # === 8. the webhook and the journal heard every event
