@@ -7,8 +7,8 @@
 # The helpers, each documented where it is defined:
 #   TAP          ok, not_ok, check_eq, check_match, check_cmd, skip_all, t_note
 #   the test     t_begin, t_on_end, run_in, spawn_in, wait_port, check_listens_only, ip_octets
-#   the agent    agent_config, gw_agent_config, idp_identity, start_agent, mw, start_journald,
-#                start_private_journald, start_agent_journald, journal_ctl
+#   the agent    agent_config, gw_agent_config, idp_identity, start_agent, agent_wait_up, mw,
+#                start_journald, start_private_journald, start_agent_journald, journal_ctl
 #   peers        peers_install, start_idp, need_idp, idp_token, start_everything
 #   PostgreSQL   need_postgres, start_postgres, pg_shop_db, pgq, as_pg, pg_stop, start_dbhub,
 #                dbhub_sql
@@ -273,11 +273,9 @@ idp_token() {
 
 MW_SOCK() { echo "$T_DIR/run/control.sock"; }
 
-# start_agent [CONFIG]: mcpwardend in the agent cgroup and the netns; waits until served.
-start_agent() {
-	local cfg=${1:-$T_DIR/mcpwarden.json}
-	spawn_in "$T_CG/agent" "$T_DIR/agent.log" "$BUILD/mcpwardend" --config "$cfg" ${AGENT_ARGS---stderr}
-	AGENT_PID=$SPAWNED
+# agent_wait_up: until the agent AGENT_PID answers on its control socket (10 s); status 1
+# and its log as TAP comments when it does not (or exits).
+agent_wait_up() {
 	for _ in $(seq 100); do
 		if "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status >/dev/null 2>&1; then return 0; fi
 		kill -0 "$AGENT_PID" 2>/dev/null || break
@@ -286,6 +284,14 @@ start_agent() {
 	echo "# agent did not come up:"
 	sed 's/^/#   /' "$T_DIR/agent.log"
 	return 1
+}
+
+# start_agent [CONFIG]: mcpwardend in the agent cgroup and the netns; waits until served.
+start_agent() {
+	local cfg=${1:-$T_DIR/mcpwarden.json}
+	spawn_in "$T_CG/agent" "$T_DIR/agent.log" "$BUILD/mcpwardend" --config "$cfg" ${AGENT_ARGS---stderr}
+	AGENT_PID=$SPAWNED
+	agent_wait_up
 }
 
 mw() { "$BUILD/mcpwarden" --socket "$(MW_SOCK)" "$@"; }
@@ -333,14 +339,7 @@ start_agent_journald() {
 		"$BUILD/mcpwardend" --config "$cfg" >"$T_DIR/agent.log" 2>&1 &
 	AGENT_PID=$!
 	T_PIDS+=("$AGENT_PID")
-	for _ in $(seq 100); do
-		if "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status >/dev/null 2>&1; then return 0; fi
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "# agent did not come up:"
-	sed 's/^/#   /' "$T_DIR/agent.log"
-	return 1
+	agent_wait_up
 }
 
 # --- PostgreSQL 15 and dbhub: the SQL tests' database and MCP server -----------------------
