@@ -302,6 +302,26 @@ static void pos_value(const struct scan *sc, struct mw_jsonpos *pos)
 	pos->offset = sc->i;
 }
 
+/* Past a value that is not the one looked for: 0 at the next member or element, -ENOENT at
+ * close (the container ends without it), -EINVAL at anything else. */
+static int skip_to_next(struct scan *sc, unsigned depth, int close)
+{
+	int c, r;
+
+	r = skip_value(sc, MW_JSONPOS_MAX_DEPTH - depth);
+	if (r < 0)
+		return r;
+	skip_ws(sc);
+	c = peek(sc);
+	if (c == close)
+		return -ENOENT;
+	if (c != ',')
+		return -EINVAL;
+	advance(sc);
+	skip_ws(sc);
+	return 0;
+}
+
 /* At '{': move to the value of the member named by tok. */
 static int enter_member(struct scan *sc, const struct token *tok, unsigned depth,
 			struct mw_jsonpos *pos)
@@ -311,7 +331,7 @@ static int enter_member(struct scan *sc, const struct token *tok, unsigned depth
 	if (peek(sc) == '}')
 		return -ENOENT;
 	for (;;) {
-		int kline = sc->line, kcol = sc->col, c, r;
+		int kline = sc->line, kcol = sc->col, r;
 		size_t koff = sc->i;
 		bool match;
 
@@ -335,17 +355,9 @@ static int enter_member(struct scan *sc, const struct token *tok, unsigned depth
 			pos->key_offset = koff;
 			return 0;
 		}
-		r = skip_value(sc, MW_JSONPOS_MAX_DEPTH - depth);
+		r = skip_to_next(sc, depth, '}');
 		if (r < 0)
 			return r;
-		skip_ws(sc);
-		c = peek(sc);
-		if (c == '}')
-			return -ENOENT;
-		if (c != ',')
-			return -EINVAL;
-		advance(sc);
-		skip_ws(sc);
 	}
 }
 
@@ -364,8 +376,6 @@ static int enter_element(struct scan *sc, const struct token *tok, unsigned dept
 	if (peek(sc) == ']')
 		return -ENOENT;
 	for (size_t i = 0;; i++) {
-		int c;
-
 		if (peek(sc) < 0)
 			return -EINVAL;
 		if (i == index) {
@@ -374,17 +384,9 @@ static int enter_element(struct scan *sc, const struct token *tok, unsigned dept
 			pos->key_offset = 0;
 			return 0;
 		}
-		r = skip_value(sc, MW_JSONPOS_MAX_DEPTH - depth);
+		r = skip_to_next(sc, depth, ']');
 		if (r < 0)
 			return r;
-		skip_ws(sc);
-		c = peek(sc);
-		if (c == ']')
-			return -ENOENT;
-		if (c != ',')
-			return -EINVAL;
-		advance(sc);
-		skip_ws(sc);
 	}
 }
 

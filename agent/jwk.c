@@ -52,21 +52,6 @@ enum mw_jwk_kind jwk_kind_for_alg(enum mw_jwt_alg a)
 	}
 }
 
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 int mw_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize,
 		     size_t *ret_len)
 {
@@ -79,7 +64,7 @@ int mw_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outs
 	if (len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > outsize)
 		return -EMSGSIZE;
 	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)in[i]);
+		int v = mw_b64url_value((unsigned char)in[i]);
 
 		if (v < 0)
 			return -EBADMSG;

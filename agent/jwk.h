@@ -29,6 +29,23 @@ struct mw_jwks {
 	struct mw_jwks_info info;
 };
 
+/* One base64url character's value (RFC 4648 5), -1 for any other byte. Inline: the masking
+ * detectors call it for every byte of a candidate token. */
+static inline int mw_b64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
 /* Strict base64url (RFC 7515 2, RFC 4648 5): alphabet only, no padding, no length % 4 == 1,
  * unused bits of the last character zero. Decodes into out (at most outsize bytes). */
 int mw_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize,

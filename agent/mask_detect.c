@@ -561,21 +561,6 @@ static size_t scan_slack(const struct scan *sc, size_t i)
 	return l >= 10 && l < 512 && !is_(sc, j + l, C_UNDER) ? j + l : 0;
 }
 
-static int b64url_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 #define JWT_MAX_HEADER 1024
 #define JWT_MAX_PART 16384
 
@@ -583,7 +568,7 @@ static size_t b64url_run(const struct scan *sc, size_t j, size_t max)
 {
 	size_t l = 0;
 
-	while (j + l < sc->n && l < max && b64url_val(sc->s[j + l]) >= 0)
+	while (j + l < sc->n && l < max && mw_b64url_value(sc->s[j + l]) >= 0)
 		l++;
 	return l;
 }

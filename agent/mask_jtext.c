@@ -383,16 +383,40 @@ static int literal(struct jt *t)
 	return -EBADMSG;
 }
 
+/* '{' or '[' at t->i: true when close follows at once (the empty container is consumed). */
+static inline bool container_open(struct jt *t, char close)
+{
+	t->i++;
+	ws(t);
+	if (t->i < t->n && t->s[t->i] == close) {
+		t->i++;
+		return true;
+	}
+	return false;
+}
+
+/* After a member or element: 1 at ',' (more follow), 0 at close (the container ends). */
+static inline int container_next(struct jt *t, char close)
+{
+	ws(t);
+	if (t->i < t->n && t->s[t->i] == ',') {
+		t->i++;
+		ws(t);
+		return 1;
+	}
+	if (t->i < t->n && t->s[t->i] == close) {
+		t->i++;
+		return 0;
+	}
+	return -EBADMSG;
+}
+
 static int object(struct mask_ctx *x, struct jt *t, int depth, bool skip)
 {
 	int r;
 
-	t->i++;
-	ws(t);
-	if (t->i < t->n && t->s[t->i] == '}') {
-		t->i++;
+	if (container_open(t, '}'))
 		return 0;
-	}
 	for (;;) {
 		struct mask_buf key = { 0 };
 		enum mw_mask_kind rule = MW_MASK__MAX;
@@ -435,17 +459,9 @@ static int object(struct mask_ctx *x, struct jt *t, int depth, bool skip)
 		free(key.p); /* the path pointed into it */
 		if (r < 0)
 			return r;
-		ws(t);
-		if (t->i < t->n && t->s[t->i] == ',') {
-			t->i++;
-			ws(t);
-			continue;
-		}
-		if (t->i < t->n && t->s[t->i] == '}') {
-			t->i++;
-			return 0;
-		}
-		return -EBADMSG;
+		r = container_next(t, '}');
+		if (r <= 0)
+			return r;
 	}
 }
 
@@ -454,12 +470,8 @@ static int array(struct mask_ctx *x, struct jt *t, int depth, bool skip)
 	size_t idx = 0;
 	int r;
 
-	t->i++;
-	ws(t);
-	if (t->i < t->n && t->s[t->i] == ']') {
-		t->i++;
+	if (container_open(t, ']'))
 		return 0;
-	}
 	for (;;) {
 		size_t old = skip ? x->path_len : mask_path_push_index(x, idx++);
 
@@ -467,17 +479,9 @@ static int array(struct mask_ctx *x, struct jt *t, int depth, bool skip)
 		mask_path_pop(x, old);
 		if (r < 0)
 			return r;
-		ws(t);
-		if (t->i < t->n && t->s[t->i] == ',') {
-			t->i++;
-			ws(t);
-			continue;
-		}
-		if (t->i < t->n && t->s[t->i] == ']') {
-			t->i++;
-			return 0;
-		}
-		return -EBADMSG;
+		r = container_next(t, ']');
+		if (r <= 0)
+			return r;
 	}
 }
 

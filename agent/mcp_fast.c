@@ -155,56 +155,41 @@ static int scan_next(struct scanner *s, char close)
 	return UNSURE;
 }
 
-/* '{' or '[' at s->p opens depth. */
-static int scan_open(struct scanner *s, unsigned depth)
+/* '{' or '[' at s->p opens depth: 1 when close follows at once (the empty container is
+ * consumed), 0 when members or elements follow. */
+static int scan_open(struct scanner *s, unsigned depth, char close)
 {
 	if (depth > s->max_depth)
 		return UNSURE;
 	s->n_keys[depth - 1] = 0;
 	s->p++;
 	skip_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return 1;
+	}
 	return 0;
 }
 
-static int scan_object(struct scanner *s, unsigned depth)
+/* An object (close '}': members) or an array (close ']': elements) at depth. */
+static int scan_container(struct scanner *s, unsigned depth, char close)
 {
 	struct span k;
 	int r;
 
-	r = scan_open(s, depth);
-	if (r < 0)
-		return r;
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
-		return 0;
-	}
+	r = scan_open(s, depth, close);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	do {
-		r = scan_key(s, depth, &k);
-		if (r < 0)
-			return r;
+		if (close == '}') {
+			r = scan_key(s, depth, &k);
+			if (r < 0)
+				return r;
+		}
 		r = scan_value(s, depth);
 		if (r < 0)
 			return r;
-	} while ((r = scan_next(s, '}')) == 1);
-	return r;
-}
-
-static int scan_array(struct scanner *s, unsigned depth)
-{
-	int r;
-
-	r = scan_open(s, depth);
-	if (r < 0)
-		return r;
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
-		return 0;
-	}
-	do {
-		r = scan_value(s, depth);
-		if (r < 0)
-			return r;
-	} while ((r = scan_next(s, ']')) == 1);
+	} while ((r = scan_next(s, close)) == 1);
 	return r;
 }
 
@@ -218,9 +203,9 @@ static int scan_value(struct scanner *s, unsigned depth)
 		return UNSURE;
 	switch (*s->p) {
 	case '{':
-		return scan_object(s, depth + 1);
+		return scan_container(s, depth + 1, '}');
 	case '[':
-		return scan_array(s, depth + 1);
+		return scan_container(s, depth + 1, ']');
 	case '"':
 		return scan_string(s, false, &str);
 	case 't':
@@ -247,13 +232,9 @@ static int scan_params(struct scanner *s, struct mcp_scan *sc)
 
 	if (s->p >= s->end || *s->p != '{')
 		return UNSURE;
-	r = scan_open(s, 2);
-	if (r < 0)
-		return r;
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
-		return 0;
-	}
+	r = scan_open(s, 2, '}');
+	if (r != 0)
+		return r < 0 ? r : 0;
 	do {
 		r = scan_key(s, 2, &k);
 		if (r < 0)
@@ -324,9 +305,9 @@ int mcp_scan_request(const void *buf, size_t len, enum mcp_dir dir,
 	skip_ws(&s);
 	if (s.p >= s.end || *s.p != '{')
 		return UNSURE;
-	r = scan_open(&s, 1);
-	if (r < 0)
-		return r;
+	r = scan_open(&s, 1, '}');
+	if (r != 0)
+		return UNSURE; /* too deep, or {} (no jsonrpc) */
 	do {
 		r = scan_key(&s, 1, &k);
 		if (r < 0)

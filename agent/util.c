@@ -73,60 +73,54 @@ static int parse_number_suffix(const char *s, uint64_t *ret_num, const char **re
 	return 0;
 }
 
-static int mul_checked(uint64_t a, uint64_t b, uint64_t *ret)
+struct unit {
+	const char *suffix;
+	uint64_t mult;
+};
+
+/* A number and one of n units' suffixes: the number times the unit's multiplier. */
+static int parse_with_units(const char *s, const struct unit *units, size_t n, uint64_t *ret)
 {
-	if (b && a > UINT64_MAX / b)
-		return -ERANGE;
-	*ret = a * b;
-	return 0;
+	const char *suffix;
+	uint64_t v;
+	int r;
+
+	r = parse_number_suffix(s, &v, &suffix);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(suffix, units[i].suffix) != 0)
+			continue;
+		if (units[i].mult && v > UINT64_MAX / units[i].mult)
+			return -ERANGE;
+		*ret = v * units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int mw_parse_duration(const char *s, uint64_t *ret_usec)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t usec;
-	} units[] = {
+	static const struct unit units[] = {
 		{ "", 1000000ULL },	   { "us", 1ULL },	    { "ms", 1000ULL },
 		{ "s", 1000000ULL },	   { "sec", 1000000ULL },   { "m", 60000000ULL },
 		{ "min", 60000000ULL },	   { "h", 3600000000ULL },  { "d", 86400000000ULL },
 		{ "w", 604800000000ULL },
 	};
-	const char *suffix;
-	uint64_t v;
-	int r;
 
-	r = parse_number_suffix(s, &v, &suffix);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (strcmp(suffix, units[i].suffix) == 0)
-			return mul_checked(v, units[i].usec, ret_usec);
-	return -EINVAL;
+	return parse_with_units(s, units, ARRAY_SIZE(units), ret_usec);
 }
 
 int mw_parse_size(const char *s, uint64_t *ret_bytes)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} units[] = {
+	static const struct unit units[] = {
 		{ "", 1ULL },		{ "B", 1ULL },		 { "k", 1ULL << 10 },
 		{ "K", 1ULL << 10 },	{ "KiB", 1ULL << 10 },	 { "M", 1ULL << 20 },
 		{ "MiB", 1ULL << 20 },	{ "G", 1ULL << 30 },	 { "GiB", 1ULL << 30 },
 		{ "T", 1ULL << 40 },	{ "TiB", 1ULL << 40 },
 	};
-	const char *suffix;
-	uint64_t v;
-	int r;
 
-	r = parse_number_suffix(s, &v, &suffix);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (strcmp(suffix, units[i].suffix) == 0)
-			return mul_checked(v, units[i].mult, ret_bytes);
-	return -EINVAL;
+	return parse_with_units(s, units, ARRAY_SIZE(units), ret_bytes);
 }
 
 static uint64_t clock_usec(clockid_t id)

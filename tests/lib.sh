@@ -3,6 +3,15 @@
 # Each test gets its own temp dir, network namespace, cgroup subtree and BPF pin dir,
 # prints TAP ("ok N - what" / "not ok N - what"), and on exit kills only the processes it
 # started (by PID) and removes everything it made.
+#
+# The helpers, each documented where it is defined:
+#   TAP          ok, not_ok, check_eq, check_match, check_cmd, skip_all, t_note
+#   the test     t_begin, t_on_end, run_in, spawn_in, wait_port, check_listens_only, ip_octets
+#   the agent    agent_config, gw_agent_config, idp_identity, start_agent, agent_wait_up, mw,
+#                start_journald, start_private_journald, start_agent_journald, journal_ctl
+#   peers        peers_install, start_idp, need_idp, idp_token, start_everything
+#   PostgreSQL   need_postgres, start_postgres, pg_shop_db, pgq, as_pg, pg_stop, start_dbhub,
+#                dbhub_sql
 set -u
 
 T_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,6 +24,7 @@ T_DIR=""
 T_NS=""
 T_CG=""
 T_PIN=""
+T_ON_END=()
 
 t_note() { printf '# %s\n' "$*"; }
 
@@ -115,9 +125,14 @@ t_rmcg() {
 	rmdir "$cg" 2>/dev/null
 }
 
+# t_on_end CMD...: run CMD at the end, before the test's processes are killed (the last
+# registered runs first); its status does not change the test's.
+t_on_end() { T_ON_END+=("$*"); }
+
 t_end() {
 	local rc=$?
 	local i
+	for ((i = ${#T_ON_END[@]} - 1; i >= 0; i--)); do eval "${T_ON_END[$i]}"; done
 	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do t_kill "${T_PIDS[$i]}"; done
 	[ -n "$T_PIN" ] && [ -d "$T_PIN" ] && rm -rf "$T_PIN"
 	# shellcheck disable=SC2086
@@ -168,7 +183,16 @@ wait_port() {
 	return 1
 }
 
-# write_config FILE JSON-FRAGMENT: a config with the test's dirs and the fragment's keys.
+# check_listens_only NAME PORT: a check that NAME listens on PORT in the test's netns on
+# 127.0.0.1 only.
+check_listens_only() {
+	local lst
+	lst=$(nsenter --net="/run/netns/$T_NS" ss -ltnH "sport = :$2" | awk '{print $4}' | sort -u | tr '\n' ' ')
+	check_eq "$1 listens only on 127.0.0.1:$2" "127.0.0.1:$2 " "$lst"
+}
+
+# agent_config [JSON-FRAGMENT]: $T_DIR/mcpwarden.json with the test's dirs and the fragment's
+# keys; prints its path.
 agent_config() {
 	local extra=${1:-}
 	cat >"$T_DIR/mcpwarden.json" <<JSON
@@ -180,6 +204,23 @@ agent_config() {
 }
 JSON
 	echo "$T_DIR/mcpwarden.json"
+}
+
+# idp_identity PORT: the "identity" key for tokens of start_idp's IdP on PORT (required;
+# audience urn:mcp:gateway, at+jwt, groups from the "groups" claim).
+idp_identity() {
+	printf '%s' '"identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$1"'",
+    "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]}'
+}
+
+# gw_agent_config PORTS IDP [JSON-FRAGMENT]: agent_config capturing the "gw" cgroup's
+# connections to 127.0.0.0/8 on PORTS (a JSON list's items: "3001, 3002"), tokens required
+# from the IdP on port IDP (idp_identity), and the fragment's keys (policy, ...).
+gw_agent_config() {
+	agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": ['"$1"']}]},
+  "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
+  '"$(idp_identity "$2")${3:+,
+  $3}"
 }
 
 # ip_octets: IP octets received so far in the test's netns (every loopback hop counts).
@@ -202,6 +243,27 @@ start_idp() {
 	return 1
 }
 
+# need_idp PORT [TTL]: start_idp, or a failed check "IdP starts" and the end of the test.
+need_idp() {
+	start_idp "$@" || { not_ok "IdP starts" "$(tail -5 "$T_DIR/idp-$1.log")"; exit 1; }
+}
+
+# peers_install: PEERS is tests/e2e/peers, its pinned npm packages installed
+# (peers/install.sh), or a failed check "npm peers install" and the end of the test.
+peers_install() {
+	PEERS="$T_ROOT/tests/e2e/peers"
+	"$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 ||
+		{ not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
+}
+
+# start_everything PORT: the MCP reference server-everything (streamable HTTP) on
+# 127.0.0.1:PORT in the "other" cgroup, log $T_DIR/everything.log; a failed check when it
+# does not listen.
+start_everything() {
+	spawn_in "$T_CG/other" "$T_DIR/everything.log" "$PEERS/everything.sh" "$1"
+	wait_port "$1" || not_ok "server-everything listens"
+}
+
 # idp_token CLIENT PORT [RESOURCE]: a client_credentials access token ("" on failure).
 idp_token() {
 	run_in "$T_CG/other" curl -s --max-time 5 -u "$1:$1-secret" -d grant_type=client_credentials \
@@ -211,11 +273,9 @@ idp_token() {
 
 MW_SOCK() { echo "$T_DIR/run/control.sock"; }
 
-# start_agent [CONFIG]: mcpwardend in the agent cgroup and the netns; waits until served.
-start_agent() {
-	local cfg=${1:-$T_DIR/mcpwarden.json}
-	spawn_in "$T_CG/agent" "$T_DIR/agent.log" "$BUILD/mcpwardend" --config "$cfg" ${AGENT_ARGS---stderr}
-	AGENT_PID=$SPAWNED
+# agent_wait_up: until the agent AGENT_PID answers on its control socket (10 s); status 1
+# and its log as TAP comments when it does not (or exits).
+agent_wait_up() {
 	for _ in $(seq 100); do
 		if "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status >/dev/null 2>&1; then return 0; fi
 		kill -0 "$AGENT_PID" 2>/dev/null || break
@@ -224,6 +284,14 @@ start_agent() {
 	echo "# agent did not come up:"
 	sed 's/^/#   /' "$T_DIR/agent.log"
 	return 1
+}
+
+# start_agent [CONFIG]: mcpwardend in the agent cgroup and the netns; waits until served.
+start_agent() {
+	local cfg=${1:-$T_DIR/mcpwarden.json}
+	spawn_in "$T_CG/agent" "$T_DIR/agent.log" "$BUILD/mcpwardend" --config "$cfg" ${AGENT_ARGS---stderr}
+	AGENT_PID=$SPAWNED
+	agent_wait_up
 }
 
 mw() { "$BUILD/mcpwarden" --socket "$(MW_SOCK)" "$@"; }
@@ -271,12 +339,106 @@ start_agent_journald() {
 		"$BUILD/mcpwardend" --config "$cfg" >"$T_DIR/agent.log" 2>&1 &
 	AGENT_PID=$!
 	T_PIDS+=("$AGENT_PID")
-	for _ in $(seq 100); do
-		if "$BUILD/mcpwarden" --socket "$(MW_SOCK)" status >/dev/null 2>&1; then return 0; fi
-		kill -0 "$AGENT_PID" 2>/dev/null || break
+	agent_wait_up
+}
+
+# --- PostgreSQL 15 and dbhub: the SQL tests' database and MCP server -----------------------
+PGBIN=/usr/lib/postgresql/15/bin
+PGSTARTED=""
+
+# need_postgres: skip the test unless Debian's PostgreSQL 15 server and the postgres user exist.
+need_postgres() {
+	if ! [ -x "$PGBIN/initdb" ] || ! [ -x "$PGBIN/pg_ctl" ] || ! [ -x "$PGBIN/psql" ]; then
+		skip_all "PostgreSQL 15 server not installed (apt-get install postgresql postgresql-client)"
+	fi
+	id postgres >/dev/null 2>&1 || skip_all "no postgres user (apt-get install postgresql)"
+}
+
+# as_pg CMD...: CMD as user postgres in the test's netns ("other" cgroup).
+as_pg() { run_in "$T_CG/other" runuser -u postgres -- "$@"; }
+
+# pgq SQL: psql as the superuser over the Unix socket, database $PGDB (shop): the agent
+# captures TCP only, so this is the database's own view, outside the checkpoint.
+pgq() {
+	as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PGPORT" -U postgres -d "${PGDB:-shop}" -XAtq \
+		-v ON_ERROR_STOP=1 -c "$1"
+}
+
+# pg_stop: stop the server (fast) if it runs; PGSTARTED is "" afterwards.
+pg_stop() {
+	[ -n "$PGSTARTED" ] || return 0
+	as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t 20 >>"$T_DIR/postgres.log" 2>&1
+	PGSTARTED=""
+}
+
+# start_postgres PORT [SERVER-OPTION...]: a new cluster (initdb, user postgres, trust on the
+# socket, SCRAM over TCP) served on 127.0.0.1:PORT and the private socket dir PGSOCK, in the
+# test's netns ("other" cgroup), fsync off, stopped by pg_stop at the latest at the end (the
+# postmaster's PID is also the test's).  Sets PGPORT, PGDATA, PGSOCK, PGSTARTED and PG_UP_MS
+# (initdb and start, in ms).  On failure: a failed check ("initdb", "PostgreSQL starts"),
+# status 1.  The cwd must be one user postgres may enter (cd "$T_DIR").
+start_postgres() {
+	local t0
+	PGPORT=$1
+	shift
+	PGDATA="$T_DIR/pg"
+	PGSOCK="$T_DIR/pgsock"
+	mkdir -p "$PGDATA" "$PGSOCK"
+	: >"$T_DIR/postgres.log" # the server's log, written by the server (user postgres)
+	chown postgres: "$PGDATA" "$PGSOCK" "$T_DIR/postgres.log"
+	chmod 700 "$PGDATA"
+	t_on_end pg_stop
+	t0=$(date +%s%3N)
+	if ! as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust \
+		--auth-host=scram-sha-256 --no-locale -E UTF8 --no-sync >"$T_DIR/initdb.log" 2>&1; then
+		not_ok "initdb" "$(tail -5 "$T_DIR/initdb.log")"
+		return 1
+	fi
+	if ! as_pg "$PGBIN/pg_ctl" start -D "$PGDATA" -w -t 30 -l "$T_DIR/postgres.log" \
+		-o "-k $PGSOCK -h 127.0.0.1 -p $PGPORT -c fsync=off $*" >"$T_DIR/pg_ctl.log" 2>&1; then
+		not_ok "PostgreSQL starts" "$(cat "$T_DIR/pg_ctl.log")" "$(tail -5 "$T_DIR/postgres.log")"
+		return 1
+	fi
+	PGSTARTED=1
+	T_PIDS+=("$(head -n 1 "$PGDATA/postmaster.pid")")
+	PG_UP_MS=$(($(date +%s%3N) - t0))
+}
+
+# pg_shop_db SQL: the role shop (password shop-secret, dbhub's login over TCP) owning a new
+# database shop, where SQL runs as shop; psql's output in $T_DIR/psql.log.
+pg_shop_db() {
+	PGDB=postgres pgq "CREATE ROLE shop LOGIN PASSWORD 'shop-secret'" &&
+		PGDB=postgres pgq "CREATE DATABASE shop OWNER shop" &&
+		as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PGPORT" -U shop -d shop -XAtq -v ON_ERROR_STOP=1 \
+			-c "$1" >"$T_DIR/psql.log" 2>&1
+}
+
+# start_dbhub PORT: @bytebase/dbhub, the MCP SQL server (streamable HTTP), on
+# 127.0.0.1:PORT for the database shop (pg_shop_db), in the "other" cgroup (not enrolled: its
+# own database connections are not captured); waits for /healthz (20 s).  Sets DBHUB and
+# DBHUB_PID.  A check either way: "dbhub VERSION serves URL" or "dbhub starts" (status 1).
+start_dbhub() {
+	local up=""
+	DBHUB=$1
+	spawn_in "$T_CG/other" "$T_DIR/dbhub.log" "$PEERS/dbhub.sh" "$DBHUB" \
+		"postgres://shop:shop-secret@127.0.0.1:$PGPORT/shop?sslmode=disable"
+	DBHUB_PID=$SPAWNED
+	for _ in $(seq 200); do
+		[ "$(run_in "$T_CG/other" curl -s --max-time 1 "http://127.0.0.1:$DBHUB/healthz" 2>/dev/null)" = OK ] &&
+			{ up=1; break; }
+		kill -0 "$DBHUB_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	echo "# agent did not come up:"
-	sed 's/^/#   /' "$T_DIR/agent.log"
-	return 1
+	if [ -z "$up" ]; then
+		not_ok "dbhub starts" "$(tail -5 "$T_DIR/dbhub.log")"
+		return 1
+	fi
+	ok "dbhub $(jq -r .version "$PEERS/node_modules/@bytebase/dbhub/package.json") serves http://127.0.0.1:$DBHUB/mcp"
+}
+
+# dbhub_sql: the SQL texts dbhub ran, from its own request log (GET /api/requests; not
+# captured: cgroup other).
+dbhub_sql() {
+	run_in "$T_CG/other" curl -s --max-time 5 "http://127.0.0.1:$DBHUB/api/requests" |
+		jq -r '.requests[].sql'
 }

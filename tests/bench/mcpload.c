@@ -18,18 +18,17 @@
  * lost with a request out, and requests due but unanswered LOAD_DRAIN_NS after the end) and
  * p50/p90/p99/p99.9/max in microseconds.  Exit status 1 when there was any error. */
 #include "util.h"
+#include "bench_http.h"
+#include "bench_stats.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -225,9 +224,8 @@ static void load_record(struct load_run *run, uint64_t lat_ns)
 /* 1: a whole reply was consumed, 0: not yet, -EBADMSG: not a good reply. */
 static int load_take_reply(struct load_conn *c)
 {
-	const char *he, *p, *end;
-	size_t head_len, body_len = 0;
-	bool have_len = false;
+	const char *he;
+	size_t head_len, body_len;
 	char want[40];
 	int wl;
 
@@ -237,27 +235,9 @@ static int load_take_reply(struct load_conn *c)
 	head_len = (size_t)(he - c->in) + 4;
 	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.1 200", 12) != 0)
 		return -EBADMSG;
-	end = c->in + head_len;
-	for (p = c->in; p < end;) {
-		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0) {
-			const char *q = p + 15;
-
-			while (q < eol && *q == ' ')
-				q++;
-			for (; q < eol && isdigit((unsigned char)*q); q++)
-				body_len = body_len * 10 + (size_t)(*q - '0');
-			have_len = true;
-			if (body_len > LOAD_MAX_REPLY_BODY)
-				return -EBADMSG;
-		}
-		p = eol + 2;
-	}
-	if (!have_len)
-		return -EBADMSG; /* chunked or close-delimited: not what the stub sends */
+	/* none (chunked or close-delimited: not what the stub sends) or a bad one */
+	if (bench_content_length(c->in, head_len, LOAD_MAX_REPLY_BODY, &body_len) < 0)
+		return -EBADMSG;
 	if (c->in_len < head_len + body_len)
 		return 0;
 	wl = snprintf(want, sizeof(want), "\"id\":%" PRIu64 ",", c->id);
@@ -449,25 +429,12 @@ static int load_loop(struct load_run *run)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* The permille-th percentile of the sorted latencies in microseconds (0 with none). */
+static double load_pct(const struct load_run *run, uint64_t permille)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double load_pct(const struct load_run *run, double q)
-{
-	size_t i;
-
 	if (run->n_lat == 0)
 		return 0;
-	i = (size_t)ceil(q * (double)run->n_lat);
-	if (i > 0)
-		i--;
-	if (i >= run->n_lat)
-		i = run->n_lat - 1;
-	return (double)run->lat[i] / 1000.0;
+	return (double)bench_rank(run->lat, run->n_lat, permille) / 1000.0;
 }
 
 static void load_report(struct load_run *run)
@@ -481,7 +448,7 @@ static void load_report(struct load_run *run)
 		cpu = ((double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 		       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6) / wall;
 
-	qsort(run->lat, run->n_lat, sizeof(*run->lat), cmp_u64);
+	bench_sort_u64(run->lat, run->n_lat);
 	for (size_t i = 0; i < run->n_lat; i++)
 		mean += (double)run->lat[i];
 	mean = run->n_lat ? mean / (double)run->n_lat / 1000.0 : 0;
@@ -495,8 +462,8 @@ static void load_report(struct load_run *run)
 		       run->a.mode == LOAD_OPEN ? "open" : "closed",
 		       run->a.mode == LOAD_OPEN ? run->a.rate : 0, run->a.conns, window, achieved,
 		       run->sent, run->ok, run->errors, run->reconnects, mean,
-		       load_pct(run, 0.5), load_pct(run, 0.9), load_pct(run, 0.99),
-		       load_pct(run, 0.999), load_pct(run, 1.0), cpu);
+		       load_pct(run, 500), load_pct(run, 900), load_pct(run, 990),
+		       load_pct(run, 999), load_pct(run, 1000), cpu);
 		return;
 	}
 	printf("%s loop, %u connections, %.1f s counted: %.1f calls/s",
@@ -506,8 +473,8 @@ static void load_report(struct load_run *run)
 	printf(", %" PRIu64 " ok, %" PRIu64 " errors, client CPU %.0f%%\n", run->ok, run->errors,
 	       cpu * 100);
 	printf("latency us: mean %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n", mean,
-	       load_pct(run, 0.5), load_pct(run, 0.9), load_pct(run, 0.99), load_pct(run, 0.999),
-	       load_pct(run, 1.0));
+	       load_pct(run, 500), load_pct(run, 900), load_pct(run, 990), load_pct(run, 999),
+	       load_pct(run, 1000));
 }
 
 static int load_read_token(const char *path, char **ret)

@@ -9,6 +9,7 @@
  *
  * It runs until killed; "listening" on stdout says it is ready. */
 #include "util.h"
+#include "bench_http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -18,7 +19,6 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -138,36 +138,6 @@ static int stub_answer(struct stub_conn *c, const char *body, size_t len)
 	return 0;
 }
 
-/* Content-Length of a request head (0 without one); -EBADMSG when malformed or too large. */
-static int stub_content_length(const char *head, size_t head_len, size_t *ret_len)
-{
-	const char *p = head, *end = head + head_len;
-	size_t v = 0;
-
-	while (p < end) {
-		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0) {
-			const char *q = p + 15;
-
-			while (q < eol && *q == ' ')
-				q++;
-			if (q == eol)
-				return -EBADMSG;
-			for (; q < eol && isdigit((unsigned char)*q); q++) {
-				v = v * 10 + (size_t)(*q - '0');
-				if (v > STUB_MAX_BODY)
-					return -EBADMSG;
-			}
-		}
-		p = eol + 2;
-	}
-	*ret_len = v;
-	return 0;
-}
-
 /* Answers every whole request in the input; keeps a partial one. */
 static int stub_parse(struct stub_conn *c)
 {
@@ -185,8 +155,10 @@ static int stub_parse(struct stub_conn *c)
 			break;
 		}
 		head_len = (size_t)(hend - head) + 4;
-		r = stub_content_length(head, head_len, &body_len);
-		if (r < 0)
+		r = bench_content_length(head, head_len, STUB_MAX_BODY, &body_len);
+		if (r == -ENOENT)
+			body_len = 0;
+		else if (r < 0)
 			return r;
 		if (avail < head_len + body_len)
 			break;

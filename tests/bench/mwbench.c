@@ -4,6 +4,7 @@
  * `pingpong`, `bulk` and `download` measure latency and throughput against it.  Every client loop
  * is bounded by a count and the whole client run by a BENCH_ALARM_SEC alarm. */
 #include "util.h"
+#include "bench_stats.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -517,37 +518,20 @@ static int client_open(const struct bench_args *a, enum bench_mode mode, uint64_
 	return 0;
 }
 
-static int stats_cmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-/* Nearest rank: the smallest sample with at least permille/1000 of the samples at or below it. */
-static uint64_t stats_rank(const uint64_t *sorted, size_t n, uint64_t permille)
-{
-	uint64_t rank = (permille * n + 999) / 1000;
-
-	if (rank == 0)
-		rank = 1;
-	return sorted[rank - 1];
-}
-
 static void stats_compute(uint64_t *samples, size_t n, struct bench_stats *ret)
 {
 	uint64_t sum = 0;
 
-	qsort(samples, n, sizeof(*samples), stats_cmp_u64);
+	bench_sort_u64(samples, n);
 	for (size_t i = 0; i < n; i++)
 		sum += samples[i];
 	*ret = (struct bench_stats){
 		.min = samples[0],
 		.max = samples[n - 1],
-		.p50 = stats_rank(samples, n, 500),
-		.p90 = stats_rank(samples, n, 900),
-		.p99 = stats_rank(samples, n, 990),
-		.p999 = stats_rank(samples, n, 999),
+		.p50 = bench_rank(samples, n, 500),
+		.p90 = bench_rank(samples, n, 900),
+		.p99 = bench_rank(samples, n, 990),
+		.p999 = bench_rank(samples, n, 999),
 		.mean = (double)sum / (double)n,
 	};
 }

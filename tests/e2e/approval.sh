@@ -11,12 +11,9 @@
 source "$(dirname "$0")/../lib.sh"
 t_begin
 PEERS="$T_ROOT/tests/e2e/peers"
-cd "$T_DIR" || exit 1
+cd "$T_DIR" || exit 1 # postgres' tools run as user postgres: a cwd it may enter
 [ -f "$PEERS/node_modules/@bytebase/dbhub/package.json" ] || skip_all "npm peers not installed (tests/e2e/peers/install.sh)"
-
-PGBIN=/usr/lib/postgresql/15/bin
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] || skip_all "PostgreSQL 15 server not installed"
-id postgres >/dev/null 2>&1 || skip_all "no postgres user"
+need_postgres
 
 PGPORT=15442
 DBHUB=18811
@@ -44,64 +41,21 @@ rm_users() {
 	for u in "${USERS_MADE[@]}"; do userdel "$u" 2>/dev/null; done
 	for g in "${GROUPS_MADE[@]}"; do groupdel "$g" 2>/dev/null; done
 }
-
-# --- PostgreSQL (as in sql.sh)
-PGDATA="$T_DIR/pg"
-PGSOCK="$T_DIR/pgsock"
-mkdir -p "$PGDATA" "$PGSOCK"
-: >"$T_DIR/postgres.log"
-chown postgres: "$PGDATA" "$PGSOCK" "$T_DIR/postgres.log"
-chmod 700 "$PGDATA"
-as_pg() { run_in "$T_CG/other" runuser -u postgres -- "$@"; }
-pgq() { as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PGPORT" -U postgres -d "${PGDB:-shop}" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
-PGSTARTED=""
-pg_stop() {
-	[ -n "$PGSTARTED" ] || return 0
-	as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t 20 >>"$T_DIR/postgres.log" 2>&1
-	PGSTARTED=""
-}
-approval_end() {
-	local rc=$?
-	pg_stop
-	rm_users
-	(exit "$rc")
-	t_end
-}
-trap approval_end EXIT
+t_on_end rm_users
 
 mk_users && ok "approvers: users $A1, $A2 in groups $GDBA and $GCTL; $OUT in $GCTL only; $REQ requests" ||
 	{ not_ok "useradd/groupadd"; exit 1; }
 
-as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
-	--no-locale -E UTF8 --no-sync >"$T_DIR/initdb.log" 2>&1 || { not_ok "initdb" "$(tail -5 "$T_DIR/initdb.log")"; exit 1; }
-if as_pg "$PGBIN/pg_ctl" start -D "$PGDATA" -w -t 30 -l "$T_DIR/postgres.log" \
-	-o "-k $PGSOCK -h 127.0.0.1 -p $PGPORT -c fsync=off -c max_connections=200" >"$T_DIR/pg_ctl.log" 2>&1; then
-	PGSTARTED=1
-	T_PIDS+=("$(head -n 1 "$PGDATA/postmaster.pid")")
-else
-	not_ok "PostgreSQL starts" "$(tail -5 "$T_DIR/postgres.log")"
-	exit 1
-fi
-PGDB=postgres pgq "CREATE ROLE shop LOGIN PASSWORD 'shop-secret'" &&
-	PGDB=postgres pgq "CREATE DATABASE shop OWNER shop" &&
-	as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PGPORT" -U shop -d shop -XAtq -v ON_ERROR_STOP=1 -c "
+start_postgres "$PGPORT" -c max_connections=200 || exit 1
+pg_shop_db "
 	CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL);
 	INSERT INTO orders SELECT g, 'c' || g FROM generate_series(1, 20) g;
 	CREATE TABLE bulk (id int PRIMARY KEY);
-	INSERT INTO bulk SELECT g FROM generate_series(1, 100) g;" >"$T_DIR/psql.log" 2>&1
+	INSERT INTO bulk SELECT g FROM generate_series(1, 100) g;"
 check_eq "PostgreSQL up with 20 orders and 100 bulk rows" "20 100" "$(pgq 'SELECT count(*) FROM orders') $(pgq 'SELECT count(*) FROM bulk')"
 has() { [ "$(pgq "SELECT count(*) FROM orders WHERE id = $1")" = 1 ] && echo present || echo gone; }
 
-DSN="postgres://shop:shop-secret@127.0.0.1:$PGPORT/shop?sslmode=disable"
-spawn_in "$T_CG/other" "$T_DIR/dbhub.log" "$PEERS/dbhub.sh" "$DBHUB" "$DSN"
-DBHUB_PID=$SPAWNED
-up=""
-for _ in $(seq 200); do
-	[ "$(run_in "$T_CG/other" curl -s --max-time 1 "http://127.0.0.1:$DBHUB/healthz" 2>/dev/null)" = OK ] && { up=1; break; }
-	sleep 0.1
-done
-[ -n "$up" ] && ok "dbhub serves http://127.0.0.1:$DBHUB/mcp" || { not_ok "dbhub starts" "$(tail -5 "$T_DIR/dbhub.log")"; exit 1; }
-dbhub_sql() { run_in "$T_CG/other" curl -s --max-time 5 "http://127.0.0.1:$DBHUB/api/requests" | jq -r '.requests[].sql'; }
+start_dbhub "$DBHUB" || exit 1
 
 start_idp "$IDP"
 ALICE=$(idp_token alice "$IDP")
@@ -128,12 +82,8 @@ wait_port "$HOOK" || not_ok "webhook receiver listens"
 
 BAD='["write", "destructive", "ddl", "privilege", "unparseable", "multi_statement"]'
 config() { # config TIMEOUT HOLD
-	agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": ['"$DBHUB"']}]},
-  "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
-  "control": {"group": "'"$GCTL"'"},
+	gw_agent_config "$DBHUB" "$IDP" '"control": {"group": "'"$GCTL"'"},
   "approvals": {"timeout": "'"$1"'", "hold": "'"$2"'", "keepalive": "1s", "webhook": "http://127.0.0.1:'"$HOOK"'/hook"},
-  "identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$IDP"'",
-    "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]},
   "policy": {"rules": [
     {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]},
      "action": "allow"},
@@ -379,7 +329,11 @@ check_eq "the agent stops: the held call is answered -32012 with its approval id
 	"$(jq -r '"\(.code) \(.data.approval_id)"' <<<"$r11")"
 check_match "  ... saying it was not decided before the agent stopped" "not decided before the agent stopped" "$(jq -r .data.reason <<<"$r11")"
 for _ in $(seq 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
-cfg=$(config 8s 3s)
+# after the restart: held calls wait HOLD7 s, approvals expire after TIMEOUT7 s.  TIMEOUT7
+# leaves a loaded host time to approve a call between its -32012 and its expiry.
+TIMEOUT7=15
+HOLD7=3
+cfg=$(config "${TIMEOUT7}s" "${HOLD7}s")
 start_agent "$cfg" || { not_ok "agent restarts"; exit 1; }
 check_eq "after the restart: nothing pending, the 40 s grant is back" "0 $ID6" \
 	"$(mw pending --json | jq '.approvals | length') $(mw grants --json | jq -r '.grants[].id' | tr '\n' ' ' | sed 's/ $//')"
@@ -389,10 +343,12 @@ check_eq "  ... and lets the identical call through without a hold" true "$(jq -
 left=$((GRANT_T0 + 41 - $(date +%s)))
 [ "$left" -gt 0 ] && sleep "$left"
 check_eq "the grant expires on time (40 s): no longer listed" 0 "$(mw grants --json | jq '.grants | length')"
+# the file is rewritten at the agent's next tick (250 ms): wait for it (10 s)
+for _ in $(seq 100); do [ "$(jq '.grants | length' "$T_DIR/state/grants")" = 0 ] && break; sleep 0.1; done
 check_eq "  ... and gone from the file" 0 "$(jq '.grants | length' "$T_DIR/state/grants")"
 call c13 "$ALICE" "$Q6" --timeout-ms 30000
 r13=$(result c13 "$CALL_PID")
-check_eq "  ... the identical call is held again: past the hold limit (3 s) it gets -32012" "-32012" "$(jq -r .code <<<"$r13")"
+check_eq "  ... the identical call is held again: past the hold limit ($HOLD7 s) it gets -32012" "-32012" "$(jq -r .code <<<"$r13")"
 ID13=$(jq -r .data.approval_id <<<"$r13")
 check_match "  ... with the approval id and who must approve" "$ID13 is still pending \(needs groups $GDBA; OIDC groups dba\); retry" "$(jq -r .data.reason <<<"$r13")"
 mwu "$A1" approve "$ID13" >/dev/null
@@ -404,10 +360,23 @@ call c15 "$ALICE" "$Q6"
 ID15=$(pending_id "$Q6")
 check_match "  ... once: a third identical call is held again" '^[0-9A-Z]{8}$' "$ID15"
 result c15 "$CALL_PID" >/dev/null
-sleep 6
+# approval_state ID: "STATE after N s" (N: its lifetime, expires - created) from
+# `mcpwarden pending --all` ("" when not listed)
+approval_state() {
+	mw pending --all --json | jq -r --arg id "$1" '.approvals[] | select(.id == $id) |
+		"\(.state) after \((.expires | fromdate) - (.created | fromdate)) s"'
+}
+# wait for the expiry (the agent's tick, 250 ms past TIMEOUT7 s) rather than sleep a fixed
+# time: at most twice TIMEOUT7 from now
+for _ in $(seq $((TIMEOUT7 * 20))); do [[ "$(approval_state "$ID15")" == pending* ]] || break; sleep 0.1; done
+st=$(approval_state "$ID15")
 out=$(mwu "$A1" approve "$ID15" 2>&1)
-check_match "the approval expires (8 s): approving it is refused" "already expired" "$out"
-sleep 1
+check_match "the approval expires ($TIMEOUT7 s): approving it is refused" \
+	"^expired after $TIMEOUT7 s: .*already expired" "$st: $out"
+for _ in $(seq 100); do
+	jq -r 'select(.event == "expired") | .approval.id' "$T_DIR/hook.jsonl" | grep -q "$ID15" && break
+	sleep 0.1
+done
 check_eq "  ... and the webhook heard the expiry" 1 "$(jq -r 'select(.event == "expired") | .approval.id' "$T_DIR/hook.jsonl" | grep -c "$ID15")"
 
 # === 8. the webhook and the journal heard every event

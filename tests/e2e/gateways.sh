@@ -12,21 +12,15 @@
 # never reaches the upstream; the journald decisions carry MCPW_SUB=gw-bot.
 source "$(dirname "$0")/../lib.sh"
 t_begin
-PEERS="$T_ROOT/tests/e2e/peers"
-"$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
+peers_install
 start_private_journald || skip_all "cannot start a private systemd-journald"
 
 IDP=18731
 GW=18304
-start_idp "$IDP" || { not_ok "IdP starts" "$(tail -5 "$T_DIR/idp-$IDP.log")"; exit 1; }
-spawn_in "$T_CG/other" "$T_DIR/everything.log" "$PEERS/everything.sh" 3001
-wait_port 3001 || not_ok "server-everything listens"
+need_idp "$IDP"
+start_everything 3001
 
-cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [3001]}]},
-  "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
-  "identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$IDP"'",
-    "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]},
-  "policy": {"rules": [
+cfg=$(gw_agent_config 3001 "$IDP" '"policy": {"rules": [
     {"name": "gateways may echo", "match": {"groups": ["gateways"], "method": "tools/call", "tool": "echo"},
      "action": "allow"},
     {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]},

@@ -12,24 +12,18 @@
 # Takes about 65 s (two 30 s windows).
 source "$(dirname "$0")/../lib.sh"
 t_begin
-PEERS="$T_ROOT/tests/e2e/peers"
-"$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
+peers_install
 # the agent's early-refresh window (a constant, no config key)
 WINDOW=$(awk '$1 == "#define" && $2 == "MW_OIDC_KID_REFRESH_MIN_SEC" { print $3 }' "$T_ROOT/agent/oidc.h")
 case "$WINDOW" in '' | *[!0-9]*) echo "Bail out! MW_OIDC_KID_REFRESH_MIN_SEC not found in agent/oidc.h"; exit 1 ;; esac
 
 IDP=18721
-start_idp "$IDP" || { not_ok "IdP starts" "$(tail -5 "$T_DIR/idp-$IDP.log")"; exit 1; }
+need_idp "$IDP"
 IDP_PID=$SPAWNED
 IDPLOG=$T_DIR/idp-$IDP.log
-spawn_in "$T_CG/other" "$T_DIR/everything.log" "$PEERS/everything.sh" 3001
-wait_port 3001 || not_ok "server-everything listens"
+start_everything 3001
 
-cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [3001]}]},
-  "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
-  "identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$IDP"'",
-    "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]},
-  "policy": {"rules": [
+cfg=$(gw_agent_config 3001 "$IDP" '"policy": {"rules": [
     {"name": "finance may echo", "match": {"groups": ["finance"], "method": "tools/call", "tool": "echo"},
      "action": "allow"},
     {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]},

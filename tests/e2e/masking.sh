@@ -10,17 +10,11 @@
 # server-everything's echo through the SDK client, masked.
 source "$(dirname "$0")/../lib.sh"
 t_begin
-PEERS="$T_ROOT/tests/e2e/peers"
 R="$BUILD/mcpwarden-replay"
 J="$T_DIR/state/journal"
 cd "$T_DIR" || exit 1 # postgres' tools run as user postgres: a cwd it may enter
-
-PGBIN=/usr/lib/postgresql/15/bin
-if ! [ -x "$PGBIN/initdb" ] || ! [ -x "$PGBIN/pg_ctl" ] || ! [ -x "$PGBIN/psql" ]; then
-	skip_all "PostgreSQL 15 server not installed (apt-get install postgresql postgresql-client)"
-fi
-id postgres >/dev/null 2>&1 || skip_all "no postgres user (apt-get install postgresql)"
-"$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
+need_postgres
+peers_install
 
 PGPORT=15433
 DBHUB=18821
@@ -29,91 +23,27 @@ EVERY=18823
 TOOL=execute_sql # dbhub's SQL tool, argument "sql"
 
 # --- PostgreSQL 15 in the test's netns (cgroup "other"), on 127.0.0.1 and a private socket dir
-PGDATA="$T_DIR/pg"
-PGSOCK="$T_DIR/pgsock"
-mkdir -p "$PGDATA" "$PGSOCK"
-: >"$T_DIR/postgres.log" # the server's log, written by the server (user postgres)
-chown postgres: "$PGDATA" "$PGSOCK" "$T_DIR/postgres.log"
-chmod 700 "$PGDATA"
-as_pg() { run_in "$T_CG/other" runuser -u postgres -- "$@"; }
-# psql as the superuser over the Unix socket: the agent captures TCP only, so this is the
-# database's own view, outside the checkpoint.
-pgq() { as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PGPORT" -U postgres -d "${PGDB:-shop}" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
-PGSTARTED=""
-pg_stop() {
-	[ -n "$PGSTARTED" ] || return 0
-	as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t 20 >>"$T_DIR/postgres.log" 2>&1
-	PGSTARTED=""
-}
-# stop the database (fast) before t_end's cleanup, keeping the exit status t_end reads;
-# t_end also has the postmaster's PID as a fallback
-sql_end() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	t_end
-}
-trap sql_end EXIT
+start_postgres "$PGPORT" || exit 1
+ok "PostgreSQL $(PGDB=postgres pgq 'SHOW server_version' | cut -d' ' -f1) up (initdb + pg_ctl) in $((PG_UP_MS / 1000)).$((PG_UP_MS % 1000 / 100)) s, in the test's netns"
+check_listens_only postgres "$PGPORT"
 
-t0=$(date +%s%3N)
-if ! as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
-	--no-locale -E UTF8 --no-sync >"$T_DIR/initdb.log" 2>&1; then
-	not_ok "initdb" "$(tail -5 "$T_DIR/initdb.log")"
-	exit 1
-fi
-if as_pg "$PGBIN/pg_ctl" start -D "$PGDATA" -w -t 30 -l "$T_DIR/postgres.log" \
-	-o "-k $PGSOCK -h 127.0.0.1 -p $PGPORT -c fsync=off" >"$T_DIR/pg_ctl.log" 2>&1; then
-	PGSTARTED=1
-	T_PIDS+=("$(head -n 1 "$PGDATA/postmaster.pid")")
-	ms=$(($(date +%s%3N) - t0))
-	ok "PostgreSQL $(PGDB=postgres pgq 'SHOW server_version' | cut -d' ' -f1) up (initdb + pg_ctl) in $((ms / 1000)).$((ms % 1000 / 100)) s, in the test's netns"
-else
-	not_ok "PostgreSQL starts" "$(cat "$T_DIR/pg_ctl.log")" "$(tail -5 "$T_DIR/postgres.log")"
-	exit 1
-fi
-lst=$(nsenter --net="/run/netns/$T_NS" ss -ltnH "sport = :$PGPORT" | awk '{print $4}' | sort -u | tr '\n' ' ')
-check_eq "postgres listens only on 127.0.0.1:$PGPORT" "127.0.0.1:$PGPORT " "$lst"
-
-
-# The rows: written by psql from a file outside the agent's reach (not captured: Unix socket)
+# The rows: written by psql over the Unix socket, outside the agent's reach (not captured)
 CARDS=("4111 1111 1111 1111" "5500-0000-0000-0004" "378282246310005")
 EMAILS=("ann.lee@example.com" "ben@shop.example.org" "cy.ortiz@example.net")
 SSNS=("123-45-6789" "078-05-1120" "219-09-9999")
-cat >"$T_DIR/rows.sql" <<SQL
+pg_shop_db "
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, city text NOT NULL,
                         email text NOT NULL, card text NOT NULL, ssn text NOT NULL);
 INSERT INTO customers VALUES
   (1, 'Ann Lee', 'Lyon', '${EMAILS[0]}', '${CARDS[0]}', '${SSNS[0]}'),
   (2, 'Ben Okafor', 'Oslo', '${EMAILS[1]}', '${CARDS[1]}', '${SSNS[1]}'),
-  (3, 'Cy Ortiz', 'Quito', '${EMAILS[2]}', '${CARDS[2]}', '${SSNS[2]}');
-SQL
-chmod 644 "$T_DIR/rows.sql"
-PGDB=postgres pgq "CREATE ROLE shop LOGIN PASSWORD 'shop-secret'" &&
-	PGDB=postgres pgq "CREATE DATABASE shop OWNER shop" &&
-	as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PGPORT" -U shop -d shop -XAtq -v ON_ERROR_STOP=1 \
-		-f "$T_DIR/rows.sql" >"$T_DIR/psql.log" 2>&1
+  (3, 'Cy Ortiz', 'Quito', '${EMAILS[2]}', '${CARDS[2]}', '${SSNS[2]}');"
 check_eq "database shop: 3 customers with cards, emails and SSNs" 3 "$(pgq 'SELECT count(*) FROM customers')"
 
-# --- dbhub, the real MCP SQL server, in cgroup "other" (not enrolled: its own DB
-# connections are not captured)
-DSN="postgres://shop:shop-secret@127.0.0.1:$PGPORT/shop?sslmode=disable"
-spawn_in "$T_CG/other" "$T_DIR/dbhub.log" "$PEERS/dbhub.sh" "$DBHUB" "$DSN"
-DBHUB_PID=$SPAWNED
-up=""
-for _ in $(seq 200); do
-	[ "$(run_in "$T_CG/other" curl -s --max-time 1 "http://127.0.0.1:$DBHUB/healthz" 2>/dev/null)" = OK ] &&
-		{ up=1; break; }
-	kill -0 "$DBHUB_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if [ -n "$up" ]; then ok "dbhub $(jq -r .version "$PEERS/node_modules/@bytebase/dbhub/package.json") serves http://127.0.0.1:$DBHUB/mcp"; else
-	not_ok "dbhub starts" "$(tail -5 "$T_DIR/dbhub.log")"
-	exit 1
-fi
-lst=$(nsenter --net="/run/netns/$T_NS" ss -ltnH "sport = :$DBHUB" | awk '{print $4}' | sort -u | tr '\n' ' ')
-check_eq "dbhub listens only on 127.0.0.1:$DBHUB" "127.0.0.1:$DBHUB " "$lst"
-spawn_in "$T_CG/other" "$T_DIR/everything.log" "$PEERS/everything.sh" "$EVERY"
-wait_port "$EVERY" || not_ok "server-everything listens"
+# --- dbhub, the real MCP SQL server, and server-everything (SSE replies)
+start_dbhub "$DBHUB" || exit 1
+check_listens_only dbhub "$DBHUB"
+start_everything "$EVERY"
 
 start_idp "$IDP"
 ALICE=$(idp_token alice "$IDP")
@@ -121,11 +51,7 @@ CAROL=$(idp_token carol "$IDP")
 [ -n "$ALICE" ] && [ -n "$CAROL" ] && ok "tokens from the real IdP for alice (finance) and carol (dba)" ||
 	{ not_ok "tokens" "$(tail -5 "$T_DIR/idp-$IDP.log")"; exit 1; }
 
-cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": ['"$DBHUB"', '"$EVERY"']}]},
-  "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
-  "identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$IDP"'",
-    "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]},
-  "masking": {"profiles": {"pii": {"detectors": ["credit_card", "email", "us_ssn"],
+cfg=$(gw_agent_config "$DBHUB, $EVERY" "$IDP" '"masking": {"profiles": {"pii": {"detectors": ["credit_card", "email", "us_ssn"],
     "style": "partial", "styles": {"email": "full"}}}},
   "policy": {"rules": [
     {"name": "DBAs see customer data", "match": {"groups": ["dba"], "method": "tools/call", "tool": "execute_sql"},

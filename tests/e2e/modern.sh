@@ -11,22 +11,17 @@
 # Policy: finance may call echo, eng may call get-sum, discovery and listing are open.
 source "$(dirname "$0")/../lib.sh"
 t_begin
-PEERS="$T_ROOT/tests/e2e/peers"
-"$PEERS/install.sh" >"$T_DIR/npm.log" 2>&1 || { not_ok "npm peers install" "$(tail -5 "$T_DIR/npm.log")"; exit 1; }
+peers_install
 start_private_journald || skip_all "cannot start a private systemd-journald"
 
 IDP=18741
 UP=18305
-start_idp "$IDP" || { not_ok "IdP starts" "$(tail -5 "$T_DIR/idp-$IDP.log")"; exit 1; }
+need_idp "$IDP"
 spawn_in "$T_CG/other" "$T_DIR/upstream.log" "$PEERS/gateway-mcp-proxy.sh" "$UP" -- \
 	node "$PEERS/node_modules/@modelcontextprotocol/server-everything/dist/index.js" stdio
 wait_port "$UP" || not_ok "mcp-proxy listens on :$UP"
 
-cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": ['"$UP"']}]},
-  "enroll": [{"cgroup": "'"$T_CG/gw"'"}],
-  "identity": {"require_token": true, "oidc": [{"issuer": "http://127.0.0.1:'"$IDP"'",
-    "audience": "urn:mcp:gateway", "typ": "at+jwt", "groups_claim": "groups"}]},
-  "policy": {"rules": [
+cfg=$(gw_agent_config "$UP" "$IDP" '"policy": {"rules": [
     {"name": "finance may echo", "match": {"groups": ["finance"], "method": "tools/call", "tool": "echo"},
      "action": "allow"},
     {"name": "eng may add", "match": {"groups": ["eng"], "method": "tools/call", "tool": "get-sum"},
