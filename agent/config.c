@@ -627,6 +627,23 @@ static int validate(struct cfg_ctx *x, struct mw_config *c)
 		memcpy(c->control_socket + n, control_sock_name, sizeof(control_sock_name));
 	}
 
+	/* a credential is injected by the checkpoint, which runs only with a policy: refuse a
+	 * configuration that would relay the gateway's requests without it */
+	if (!json_object_get(c->root, "policy")) {
+		json_t *ups = json_object_get(c->root, "upstreams"), *u;
+		struct cfg_path up = PATH_KEY(NULL, "upstreams");
+		size_t i;
+
+		json_array_foreach(ups, i, u) {
+			struct cfg_path ip = PATH_INDEX(&up, i), cp = PATH_KEY(&ip, "credential");
+
+			if (json_object_get(u, "credential"))
+				return cfg_error(x, &cp, true,
+						 "a credential is injected by the checkpoint, which "
+						 "needs a policy: add a 'policy' section");
+		}
+	}
+
 	for (unsigned i = 0; i < c->n_inbound; i++) {
 		const struct mw_inbound_rule *ir = &c->inbound[i];
 		struct cfg_path ip = PATH_INDEX(&inb, i), pp = PATH_KEY(&ip, "port"),

@@ -330,6 +330,11 @@ static const struct error_case error_cases[] = {
 	{ "{\"journal\": \"strict\"}", 1, 13, "journal", "expected an object, got 'strict'" },
 	{ "{\"upstreams\": {}}", 1, 15, "upstreams",
 	  "expected an array of upstreams, got an object" },
+	{ "{\"upstreams\": [{\"match\": {\"host\": \"a.test\"}, \"tls\": \"intercept\", "
+	  "\"credential\": {\"bearer_file\": \"/t\"}}]}",
+	  1, 66, "upstreams[0].credential",
+	  "a credential is injected by the checkpoint, which needs a policy: add a 'policy' "
+	  "section" },
 	{ "{\"policy\": 3}", 1, 12, "policy",
 	  "expected an object or the absolute path of a policy file, got 3" },
 	{ "{\"policy\": \"policy.json\"}", 1, 12, "policy",
