@@ -28,7 +28,7 @@ T_NAME=tlsbench
 source "$(dirname "$0")/../lib.sh"
 N=${N:-200}
 SECS=${SECS:-4}
-CONNS=${CONNS:-4}
+CONNS=${CONNS:-16}
 REPS=${REPS:-3}
 NICE=${NICE:-0} # e.g. -10: upstream, proxies and client at that niceness
 AGENT_CPU=${AGENT_CPU:-1}
@@ -126,19 +126,21 @@ path_set() {
 }
 run() {
 	local path=$1 mode=$2 kind=$3 cg port ca tok pid
-	local args=(--count "$N" --warmup 2) out rc s0 s1 a0 a1 c0 c1 t0 t1
+	local args=(--count "$N" --warmup 2) out rc s0 s1 a0 a1 c0 c1 u0 u1 t0 t1
 	path_set "$path"
 	[ "$kind" = rate ] && args=(--duration "$SECS" --conns "$CONNS" --warmup 2)
 	[ "$mode" = resumed ] && args+=(--resume)
 	s0=$(stub_stats) || fail "upstream stats: $(tail -3 stub.log)"
 	a0=$(decisions allow)
 	[ -n "$pid" ] && c0=$(cpu_ticks "$pid")
+	u0=$(cpu_ticks "$STUB_PID")
 	t0=$(date +%s%N)
 	out=$(run_in "$cg" nice -n "$NICE" taskset -c "$OTHER_CPUS" "$LOAD" "127.0.0.1:$port" \
 		--sni mcp.test --ca "$ca" "${tok[@]}" --json "${args[@]}" 2>>load.log)
 	rc=$?
 	t1=$(date +%s%N)
 	[ -n "$pid" ] && c1=$(cpu_ticks "$pid")
+	u1=$(cpu_ticks "$STUB_PID")
 	s1=$(stub_stats) || fail "upstream stats: $(tail -3 stub.log)"
 	[ -n "$out" ] || fail "$path $mode $kind: no result (exit $rc): $(tail -3 load.log)"
 	[ "$rc" = 0 ] || fail "$path $mode $kind: $(jq -r .errors <<<"$out") calls failed" \
@@ -151,10 +153,11 @@ run() {
 			fail "$path $mode $kind: $(jq -r .calls <<<"$out") calls but $((a1 - a0)) allow decisions"
 	fi
 	jq -c --arg p "$path" --arg m "$mode" --arg k "$kind" --argjson s0 "$s0" --argjson s1 "$s1" \
-		--argjson c "$((${c1:-0} - ${c0:-0}))" --argjson w "$(((t1 - t0) / 1000000))" --argjson tck "$TCK" \
+		--argjson c "$((${c1:-0} - ${c0:-0}))" --argjson u "$((u1 - u0))" --argjson w "$(((t1 - t0) / 1000000))" --argjson tck "$TCK" \
 		'. + {path: $p, mode: $m, kind: $k,
 		      up_handshakes: ($s1.handshakes - $s0.handshakes - 1),
 		      up_resumed: ($s1.resumed - $s0.resumed),
+		      stub_cpu: ($u / $tck / ($w / 1000)),
 		      proxy_cpu: (if $p == "direct" then null else ($c / $tck / ($w / 1000)) end)}' \
 		<<<"$out" >>raw.jsonl 2>>load.log || fail "$path $mode $kind: bad result: $out"
 }
@@ -188,7 +191,7 @@ denied=$(($(decisions deny) + $(decisions malformed) + $(decisions unauthenticat
 mkdir -p "$BUILD/bench"
 jq -s '
   def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
-  def spread: if length < 2 or med == 0 then 0 else (max - min) / med end;
+  def spread: if length < 2 or med == 0 then null else (max - min) / med end;
   group_by(.path) | map({key: .[0].path, value: (group_by(.mode) | map({key: .[0].mode, value: {
     lat: (map(select(.kind == "lat")) | {p50_us: (map(.p50_us) | med), p90_us: (map(.p90_us) | med),
           p99_us: (map(.p99_us) | med), hs_p50_us: (map(.hs_p50_us) | med),
@@ -197,14 +200,14 @@ jq -s '
           up_resumed: (map(.up_resumed) | add), up_handshakes: (map(.up_handshakes) | add)}),
     rate: (map(select(.kind == "rate")) | {rate: (map(.rate) | med), spread: (map(.rate) | spread),
           p50_us: (map(.p50_us) | med), p99_us: (map(.p99_us) | med),
-          proxy_cpu: (map(.proxy_cpu) | med),
+          proxy_cpu: (map(.proxy_cpu) | med), peers_cpu: (map(.cpu + .stub_cpu) | med),
           client_resumed: (map(.resumed) | add), calls: (map(.calls) | add),
           up_resumed: (map(.up_resumed) | add), up_handshakes: (map(.up_handshakes) | add)})
   }}) | from_entries)}) | from_entries' raw.jsonl >"$BUILD/bench/tls.json" ||
 	fail "report: jq failed"
-jq -r '
+jq -r --arg cpus "$OTHER_CPUS" '
   . as $r | def f: . * 10 | round / 10 | tostring; def i: round | tostring;
-  def w(n): " " * (n - length) + .; def pc: . * 100 | round | tostring + "%";
+  def w(n): " " * (n - length) + .; def pc: if . == null then "-" else . * 100 | round | tostring + "%" end;
   def x(a; b): if b == 0 or b == null then "-" else (a / b * 100 | round / 100 | tostring) + "x" end;
   def legs(e): "\(e.client_resumed)/\(e.calls) client, \(e.up_resumed)/\(e.up_handshakes) upstream";
   "",
@@ -214,12 +217,13 @@ jq -r '
     (if $p == "direct" then "" + (" " * 37) else "  \($e.p50_us - $r.direct[$m].lat.p50_us | i | w(9))  \(x($e.p50_us; $r.direct[$m].lat.p50_us) | w(8))  \(if $p == "mcpwarden" then x($e.p50_us; $r.mitmproxy[$m].lat.p50_us) else "" end | w(6))" end) +
     "  \(legs($e))")),
   "",
-  "rate, closed loops           calls/s  spread  call p50  call p99  proxy CPU  per proxy core  x direct  x mitm  resumed legs",
+  "rate, closed loops           calls/s  spread  call p50  call p99  client+upstream CPU  proxy CPU  per proxy core  x direct  x mitm  resumed legs",
   (("new", "resumed") as $m | ($m + " sessions"), (["direct", "mcpwarden", "mitmproxy"][] as $p | $r[$p][$m].rate as $e |
-    "  \($p + "            " | .[0:12])         \($e.rate | i | w(8)) \($e.spread | pc | w(7)) \($e.p50_us | i | w(9)) \($e.p99_us | i | w(9))" +
-    (if $p == "direct" then "" else "  \($e.proxy_cpu | pc | w(9))  \($e.rate / $e.proxy_cpu | i | w(14))  \(x($e.rate; $r.direct[$m].rate.rate) | w(8))  \(if $p == "mcpwarden" then x($e.rate; $r.mitmproxy[$m].rate.rate) else "" end | w(6))" end) + "  \(legs($e))")),
+    "  \($p + "            " | .[0:12])         \($e.rate | i | w(8)) \($e.spread | pc | w(7)) \($e.p50_us | i | w(9)) \($e.p99_us | i | w(9))  \($e.peers_cpu | pc | w(19))" +
+    (if $p == "direct" then " " * 45 else "  \($e.proxy_cpu | pc | w(9))  \($e.rate / $e.proxy_cpu | i | w(14))  \(x($e.rate; $r.direct[$m].rate.rate) | w(8))  \(if $p == "mcpwarden" then x($e.rate; $r.mitmproxy[$m].rate.rate) else "" end | w(6))" end) + "  \(legs($e))")),
   "",
   "(calls/s = handshakes/s on each leg; spread = (max - min) / median over the repetitions; added = path minus direct;",
+  " client+upstream CPU: tlsload and tlsstub, which share CPU(s) \($cpus); proxy CPU: the agent or mitmdump, one core = 100%;",
   " resumed legs: client = handshakes the proxy (or upstream) resumed for the client, upstream = upstream handshakes resumed)"
 ' "$BUILD/bench/tls.json" >&3 || fail "report: jq failed"
 echo "results: $BUILD/bench/tls.json" >&3

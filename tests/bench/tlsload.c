@@ -13,7 +13,8 @@
  * not counted (the first session, the proxy's minted leaf and upstream session).  Prints the
  * rate (counted calls, so handshakes, per second of the counted window), how many resumed, the
  * errors, and percentiles in microseconds of the handshake (connect() to the handshake's end)
- * and of the whole call (connect() to the reply's last byte).  Exit status 1 on any error. */
+ * and of the whole call (connect() to the reply's last byte), and the client's own CPU time over
+ * the run's wall time ("cpu", 1.0 = one core).  Exit status 1 on any error. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,7 +229,9 @@ int main(int argc, char **argv)
 	size_t n = 0, resumed = 0, errors = 0, cap;
 	int conns = 1, o;
 	bool json = false;
-	double secs, rate;
+	double secs, rate, cpu, wall;
+	struct rusage ru;
+	uint64_t t_start = now_ns();
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -299,6 +303,11 @@ int main(int argc, char **argv)
 		if (th[i].t_last > last)
 			last = th[i].t_last;
 	}
+	wall = (double)(now_ns() - t_start) / 1e9;
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	cpu = wall > 0 ? cpu / wall : 0;
 	hs = calloc(n ? n : 1, sizeof(uint64_t));
 	call = calloc(n ? n : 1, sizeof(uint64_t));
 	if (!hs || !call)
@@ -314,12 +323,13 @@ int main(int argc, char **argv)
 	rate = secs > 0 ? (double)n / secs : 0;
 	if (json)
 		printf("{\"calls\": %zu, \"errors\": %zu, \"resumed\": %zu, \"conns\": %d, "
-		       "\"seconds\": %.3f, \"rate\": %.1f, "
+		       "\"seconds\": %.3f, \"rate\": %.1f, \"cpu\": %.3f, "
 		       "\"hs_p50_us\": %.1f, \"hs_p90_us\": %.1f, \"hs_p99_us\": %.1f, "
 		       "\"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f}\n",
-		       n, errors, resumed, conns, secs, rate, pct_us(hs, n, 0.5), pct_us(hs, n, 0.9),
-		       pct_us(hs, n, 0.99), pct_us(call, n, 0.5), pct_us(call, n, 0.9),
-		       pct_us(call, n, 0.99), n ? (double)call[n - 1] / 1000.0 : 0);
+		       n, errors, resumed, conns, secs, rate, cpu, pct_us(hs, n, 0.5),
+		       pct_us(hs, n, 0.9), pct_us(hs, n, 0.99), pct_us(call, n, 0.5),
+		       pct_us(call, n, 0.9), pct_us(call, n, 0.99),
+		       n ? (double)call[n - 1] / 1000.0 : 0);
 	else
 		printf("%zu calls (%zu resumed, %zu errors) in %.2f s on %d connections: %.1f/s; "
 		       "handshake p50 %.0f p90 %.0f p99 %.0f us; call p50 %.0f p90 %.0f p99 %.0f us\n",
