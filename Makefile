@@ -162,8 +162,9 @@ deps:
 test: all fuzz
 	$(Q)tests/run.sh
 
-# the journal and masking benchmarks in their quick mode (QUICK=1); run them alone for the
-# full figures: tests/bench/journal.sh, tests/bench/mask.sh
+# the journal and masking benchmarks in their quick mode (QUICK=1), the TLS one with one
+# repetition; run them alone for the full figures: tests/bench/journal.sh, tests/bench/mask.sh,
+# tests/bench/tls.sh
 bench: all
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/mcp.sh
