@@ -6,9 +6,10 @@
  * tickets.  Toward the real destination (the "upstream" leg) it is a TLS client with full
  * verification: the system trust store or the upstream's ca_file, SNI, the host name checked
  * against the certificate, and an optional SHA-256 pin on a public key of the verified chain;
- * sessions are cached per name:port (several TLS 1.3 tickets each, one per flow) and resumed.  Both legs run on memory BIOs: the relay
- * hands in ciphertext read from a socket and gets back the ciphertext to write and the
- * plaintext for the checkpoint, as agent/inspect.h does with plaintext.
+ * sessions are cached per name:port (several TLS 1.3 tickets each, one per flow) and resumed.
+ * Both legs run on memory BIOs: the relay hands in ciphertext read from a socket and gets back
+ * the ciphertext to write and the plaintext for the checkpoint, as agent/inspect.h does with
+ * plaintext.
  *
  * Plaintext handed to a leg before its handshake is complete is held and sent once it is.  A
  * failed upstream verification fails the upstream leg for good (its functions return -EPROTO)

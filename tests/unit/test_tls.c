@@ -439,7 +439,8 @@ static void test_pin_accepted(void **state)
 
 /* Flows that start before the upstream's next ticket arrives still resume: a full handshake
  * leaves two tickets (OpenSSL's default); later handshakes here get none (the server sends no
- * more), so the first takes a ticket, the second the other one, the third a copy of it. */
+ * more), so the first takes a ticket, the second the other one, the third and fourth copies of
+ * it.  With one shared session, OpenSSL's client marks it spent after the first resumption. */
 static void test_tickets_for_each_flow(void **state)
 {
 	struct mw_tls_verify v = { .ca_file = F.upca_file };
