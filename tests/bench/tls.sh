@@ -22,7 +22,7 @@
 # (max-min over median) of each path's latency p50 and rate: the machine is shared.
 # The proxies (agent, mitmdump) run on AGENT_CPU, client and upstream on the other CPUs.
 # Every call through the agent must show as an allow decision in its log, or the run fails.
-# Results also go to build/bench/tls.json.
+# Results also go to build/bench/tls.json (medians) and build/bench/tls-runs.jsonl (every run).
 set -u
 T_NAME=tlsbench
 source "$(dirname "$0")/../lib.sh"
@@ -205,6 +205,7 @@ jq -s '
           up_resumed: (map(.up_resumed) | add), up_handshakes: (map(.up_handshakes) | add)})
   }}) | from_entries)}) | from_entries' raw.jsonl >"$BUILD/bench/tls.json" ||
 	fail "report: jq failed"
+cp raw.jsonl "$BUILD/bench/tls-runs.jsonl" # every run, for the spread behind the medians
 jq -r --arg cpus "$OTHER_CPUS" '
   . as $r | def f: . * 10 | round / 10 | tostring; def i: round | tostring;
   def w(n): " " * (n - length) + .; def pc: if . == null then "-" else . * 100 | round | tostring + "%" end;
@@ -226,4 +227,4 @@ jq -r --arg cpus "$OTHER_CPUS" '
   " client+upstream CPU: tlsload and tlsstub, which share CPU(s) \($cpus); proxy CPU: the agent or mitmdump, one core = 100%;",
   " resumed legs: client = handshakes the proxy (or upstream) resumed for the client, upstream = upstream handshakes resumed)"
 ' "$BUILD/bench/tls.json" >&3 || fail "report: jq failed"
-echo "results: $BUILD/bench/tls.json" >&3
+echo "results: $BUILD/bench/tls.json (medians), $BUILD/bench/tls-runs.jsonl (every run)" >&3
