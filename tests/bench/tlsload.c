@@ -235,15 +235,33 @@ int main(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 's': load_sni = optarg; break;
-		case 'a': ca = optarg; break;
-		case 'r': load_resume = true; break;
-		case 'c': conns = atoi(optarg); break;
-		case 'n': load_count = atol(optarg); break;
-		case 'd': load_duration = atof(optarg); break;
-		case 'w': load_warmup = atol(optarg); break;
-		case 't': token_file = optarg; break;
-		case 'j': json = true; break;
+		case 's':
+			load_sni = optarg;
+			break;
+		case 'a':
+			ca = optarg;
+			break;
+		case 'r':
+			load_resume = true;
+			break;
+		case 'c':
+			conns = atoi(optarg);
+			break;
+		case 'n':
+			load_count = atol(optarg);
+			break;
+		case 'd':
+			load_duration = atof(optarg);
+			break;
+		case 'w':
+			load_warmup = atol(optarg);
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
 		default: return 2;
 		}
 	}

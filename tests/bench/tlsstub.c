@@ -218,10 +218,18 @@ int main(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 't': token_file = optarg; break;
-		case 'n': threads = atoi(optarg); break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 'n':
+			threads = atoi(optarg);
+			break;
 		default: return 2;
 		}
 	}
