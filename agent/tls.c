@@ -20,9 +20,15 @@
 #define TLS_SESSION_KEY_MAX 300 /* name:port/trust/pin */
 #define TLS_SUBJECT_MAX 256
 
+/* The sessions kept for one upstream key, oldest first.  TLS 1.3 tickets are meant for one
+ * use: OpenSSL marks a client session not resumable once a handshake resumed it (with
+ * SSL_SESS_CACHE_CLIENT), so each flow takes a ticket of its own and the last one is handed
+ * out as a copy; a single shared session would leave every flow that starts before the
+ * upstream's next ticket arrives with a full handshake. */
 struct tls_session {
 	char key[TLS_SESSION_KEY_MAX];
-	SSL_SESSION *sess;
+	SSL_SESSION *sess[MW_TLS_SESSION_TICKETS_MAX];
+	size_t n;
 	uint64_t used;
 };
 
@@ -82,6 +88,15 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
+static void session_slot_clear(struct tls_session *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		SSL_SESSION_free(e->sess[i]);
+	e->n = 0;
+}
+
+/* Keeps sess (the reference is the cache's from now on), the oldest of its key dropped when
+ * the key holds MW_TLS_SESSION_TICKETS_MAX already. */
 static void session_put(struct mw_tls_ctx *ctx, const char *key, SSL_SESSION *sess)
 {
 	struct tls_session *slot = NULL;
@@ -98,13 +113,23 @@ static void session_put(struct mw_tls_ctx *ctx, const char *key, SSL_SESSION *se
 			if (ctx->sessions[i].used < slot->used)
 				slot = &ctx->sessions[i];
 	}
-	SSL_SESSION_free(slot->sess);
-	snprintf(slot->key, sizeof(slot->key), "%s", key);
-	slot->sess = sess;
+	if (strcmp(slot->key, key) != 0) {
+		session_slot_clear(slot);
+		snprintf(slot->key, sizeof(slot->key), "%s", key);
+	}
+	if (slot->n == MW_TLS_SESSION_TICKETS_MAX) {
+		SSL_SESSION_free(slot->sess[0]);
+		memmove(slot->sess, slot->sess + 1, (slot->n - 1) * sizeof(slot->sess[0]));
+		slot->n--;
+	}
+	slot->sess[slot->n++] = sess;
 	slot->used = ++ctx->clock;
 	pthread_mutex_unlock(&ctx->lock);
 }
 
+/* A session for a new flow, the caller's to free: the newest one of the key, taken out of the
+ * cache while others remain, else a copy of the last one (reused rather than no resumption:
+ * a server that wants single use answers with a full handshake and a fresh ticket). */
 static SSL_SESSION *session_get(struct mw_tls_ctx *ctx, const char *key)
 {
 	SSL_SESSION *s = NULL;
@@ -113,13 +138,16 @@ static SSL_SESSION *session_get(struct mw_tls_ctx *ctx, const char *key)
 	for (size_t i = 0; i < ctx->n_sessions; i++) {
 		struct tls_session *e = &ctx->sessions[i];
 
-		if (strcmp(e->key, key) != 0 || !e->sess)
+		if (strcmp(e->key, key) != 0)
 			continue;
-		if (SSL_SESSION_is_resumable(e->sess)) {
-			SSL_SESSION_up_ref(e->sess);
-			s = e->sess;
+		while (e->n && !SSL_SESSION_is_resumable(e->sess[e->n - 1]))
+			SSL_SESSION_free(e->sess[--e->n]);
+		if (e->n > 1)
+			s = e->sess[--e->n];
+		else if (e->n == 1)
+			s = SSL_SESSION_dup(e->sess[0]);
+		if (s)
 			e->used = ++ctx->clock;
-		}
 		break;
 	}
 	pthread_mutex_unlock(&ctx->lock);
@@ -199,7 +227,7 @@ struct mw_tls_ctx *tls_ctx_free(struct mw_tls_ctx *ctx)
 		SSL_CTX_free(ctx->clients[i].ctx);
 	if (ctx->sessions)
 		for (size_t i = 0; i < ctx->n_sessions; i++)
-			SSL_SESSION_free(ctx->sessions[i].sess);
+			session_slot_clear(&ctx->sessions[i]);
 	free(ctx->sessions);
 	SSL_CTX_free(ctx->server);
 	pthread_mutex_destroy(&ctx->lock);

@@ -6,9 +6,10 @@
  * tickets.  Toward the real destination (the "upstream" leg) it is a TLS client with full
  * verification: the system trust store or the upstream's ca_file, SNI, the host name checked
  * against the certificate, and an optional SHA-256 pin on a public key of the verified chain;
- * sessions are cached per name:port and resumed.  Both legs run on memory BIOs: the relay
- * hands in ciphertext read from a socket and gets back the ciphertext to write and the
- * plaintext for the checkpoint, as agent/inspect.h does with plaintext.
+ * sessions are cached per name:port (several TLS 1.3 tickets each, one per flow) and resumed.
+ * Both legs run on memory BIOs: the relay hands in ciphertext read from a socket and gets back
+ * the ciphertext to write and the plaintext for the checkpoint, as agent/inspect.h does with
+ * plaintext.
  *
  * Plaintext handed to a leg before its handshake is complete is held and sent once it is.  A
  * failed upstream verification fails the upstream leg for good (its functions return -EPROTO)
@@ -27,7 +28,8 @@
 struct mw_ca;
 
 #define MW_TLS_ALPN_INSPECTED "http/1.1"
-#define MW_TLS_SESSION_CACHE_MAX 1024 /* upstream sessions kept for resumption (name:port) */
+#define MW_TLS_SESSION_CACHE_MAX 1024 /* upstreams (name:port) whose sessions are kept */
+#define MW_TLS_SESSION_TICKETS_MAX 8  /* sessions (TLS 1.3 tickets) kept per upstream */
 #define MW_TLS_CLIENT_CTX_MAX 64      /* distinct upstream trust settings (ca_file) */
 #define MW_TLS_PIN_LEN 32	      /* SHA-256 of a DER SubjectPublicKeyInfo */
 #define MW_TLS_ERROR_MAX 256

@@ -12,7 +12,7 @@ PKGS=(
 	libcmocka-dev libclang-rt-14-dev iproute2 util-linux systemd jq curl nodejs npm procps
 	postgresql postgresql-client
 	# benchmarks
-	nginx
+	nginx mitmproxy
 )
 missing=()
 for p in "${PKGS[@]}"; do

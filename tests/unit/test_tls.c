@@ -437,6 +437,48 @@ static void test_pin_accepted(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* Flows that start before the upstream's next ticket arrives still resume: a full handshake
+ * leaves two tickets (OpenSSL's default); later handshakes here get none (the server sends no
+ * more), so the first takes a ticket, the second the other one, the third and fourth copies of
+ * it.  With one shared session, OpenSSL's client marks it spent after the first resumption. */
+static void test_tickets_for_each_flow(void **state)
+{
+	struct mw_tls_verify v = { .ca_file = F.upca_file };
+	SSL_CTX *sctx;
+	struct run x;
+	X509 *leaf;
+	EVP_PKEY *key;
+
+	leaf_make("tickets.test", -60, 3600, &leaf, &key);
+	sctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_use_certificate(sctx, leaf);
+	SSL_CTX_use_PrivateKey(sctx, key);
+	for (int i = 0; i < 4; i++) {
+		memset(&x, 0, sizeof(x));
+		x.cctx = SSL_CTX_new(TLS_client_method());
+		X509_STORE_add_cert(SSL_CTX_get_cert_store(x.cctx), ca_cert(F.ca));
+		SSL_CTX_set_verify(x.cctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_up_ref(sctx);
+		x.sctx = sctx;
+		peer_init(&x.cli, x.cctx);
+		SSL_set_connect_state(x.cli.ssl);
+		SSL_set_tlsext_host_name(x.cli.ssl, "tickets.test");
+		peer_init(&x.srv, x.sctx);
+		SSL_set_accept_state(x.srv.ssl);
+		if (i > 0)
+			SSL_set_num_tickets(x.srv.ssl, 0);
+		assert_int_equal(tls_intercept_new(F.ctx, "tickets.test", PORT, &v, &x.t), 0);
+		assert_int_equal(tls_upstream_start(x.t, &x.to_up), 0);
+		assert_int_equal(run_handshake(&x), 0);
+		assert_int_equal(run_step(&x), 0); /* the tickets, if any */
+		assert_true(tls_upstream_resumed(x.t) == (i > 0));
+		run_end(&x);
+	}
+	SSL_CTX_free(sctx);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_held_until_ready),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_pin_accepted),
+		cmocka_unit_test(test_tickets_for_each_flow),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
