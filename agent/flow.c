@@ -566,8 +566,8 @@ void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 /* The upstream went away while a request was held; it is approved now: connect again. */
 static int flow_reconnect(struct mw_flow *f)
 {
-	if (f->tls) /* an intercepted upstream's TLS session cannot be taken up again */
-		return -EOPNOTSUPP;
+	int r;
+
 	f->src_up = sd_event_source_disable_unref(f->src_up);
 	f->src_down = sd_event_source_disable_unref(f->src_down);
 	f->timer = sd_event_source_disable_unref(f->timer);
@@ -577,6 +577,11 @@ static int flow_reconnect(struct mw_flow *f)
 	f->down.start = f->down.end = 0;
 	f->state = MW_FLOW_CONNECTING;
 	f->reconnected = true;
+	if (f->tls) {
+		r = flow_tls_reconnect(f);
+		if (r < 0)
+			return r;
+	}
 	return flow_start_upstream(f->owner, f);
 }
 

@@ -106,5 +106,7 @@ int flow_tls_client_step(struct mw_flow *f);
 int flow_tls_upstream_step(struct mw_flow *f);
 int flow_tls_write_up(struct mw_flow *f);
 int flow_tls_write_down(struct mw_flow *f);
+/* The upstream is connected again for a held request: a new upstream TLS leg (tls.h). */
+int flow_tls_reconnect(struct mw_flow *f);
 bool flow_cred_wait(struct mw_flow *f);
 void flow_upstream_rule_plain(struct mw_flow *f);

@@ -374,7 +374,9 @@ int flow_tls_write_down(struct mw_flow *f)
 		if (r < 0)
 			return tls_fail(f, r, true);
 	}
-	if (f->eof_up && !f->tls_closed_down && !f->cout.len && !f->uplain.len) {
+	/* an upstream that ends while a request is held is not the gateway's end (below) */
+	if (f->eof_up && !f->tls_closed_down && !f->cout.len && !f->uplain.len &&
+	    !(f->insp && inspect_holding(f->insp))) {
 		f->tls_closed_down = true;
 		tls_client_close(f->tls, &f->cwire);
 	}
@@ -384,4 +386,16 @@ int flow_tls_write_down(struct mw_flow *f)
 		return -1;
 	}
 	return 0;
+}
+
+/* The upstream closed while a request was held, and the request is released now: a new TCP
+ * connection (the caller's) and a new upstream handshake, resumed from the cached session
+ * when the upstream allows it and verified as the first was; the gateway's leg goes on. */
+int flow_tls_reconnect(struct mw_flow *f)
+{
+	bytes_free(&f->uwire);
+	bytes_wipe(&f->uplain);
+	f->tls_closed_up = false;
+	f->tlsi.version[0] = 0; /* the new handshake's facts, once it is done */
+	return tls_upstream_restart(f->tls, &f->uwire);
 }
