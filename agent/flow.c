@@ -123,6 +123,31 @@ void flow_close(struct mw_flow *f, const char *reason)
 	fl->counters.active--;
 	if (!relayed && strcmp(f->reason, "closed") != 0)
 		fl->counters.failed++;
+	if (f->probe_wait) { /* its certificate comes within the probe's timeout */
+		f->close_deferred = true;
+		f->next = fl->closing;
+		if (fl->closing)
+			fl->closing->prev = f;
+		fl->closing = f;
+		return;
+	}
+	flow_close_report(f);
+}
+
+void flow_close_report(struct mw_flow *f)
+{
+	struct mw_flows *fl = f->owner;
+
+	if (f->close_deferred) {
+		if (f->prev)
+			f->prev->next = f->next;
+		else
+			fl->closing = f->next;
+		if (f->next)
+			f->next->prev = f->prev;
+		f->prev = f->next = NULL;
+		f->close_deferred = false;
+	}
 	if (fl->ops.closed)
 		fl->ops.closed(fl->userdata, f);
 	flow_retire(fl, f);
@@ -824,6 +849,14 @@ struct mw_flows *flows_free(struct mw_flows *fl)
 		return NULL;
 	flows_stop_accepting(fl);
 	flows_close_all(fl, "agent stopped");
+	while (fl->closing) {
+		struct mw_flow *f = fl->closing;
+
+		tls_probe_cancel(f->probe_wait);
+		f->probe_wait = NULL;
+		flow_close_report(f);
+	}
+	fl->probe = tls_probe_free(fl->probe);
 	for (unsigned i = 0; i < MW_FLOWS_RECENT; i++)
 		free(fl->recent[i]);
 	tls_env_unref(fl->tenv);

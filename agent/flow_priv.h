@@ -37,6 +37,8 @@ struct mw_flows {
 	uint64_t netns_cookie;
 	bool inspecting; /* a checkpoint is configured: hold bytes until sniffed */
 	struct mw_tls_env *tenv;
+	struct mw_tls_probe *probe; /* made on first use */
+	struct mw_flow *closing;    /* closed, the report waiting for a probe */
 	struct mw_journal *journal;
 	struct mw_flow_counters counters;
 };
@@ -86,6 +88,9 @@ static inline void set_nodelay(int fd)
 void flow_free(struct mw_flow *f);
 void flow_retire(struct mw_flows *fl, struct mw_flow *f);
 void flow_close(struct mw_flow *f, const char *reason);
+/* A closed flow's report (ops.closed) and retirement, deferred by flow_close() while the
+ * flow waits for a certificate probe. */
+void flow_close_report(struct mw_flow *f);
 /* Reset both sides: the gateway must see a failure, not a clean end. */
 void flow_reset(struct mw_flow *f, const char *reason);
 /* An error on either side resets both, the reason naming it ("client read: ..."). */

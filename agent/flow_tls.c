@@ -158,10 +158,62 @@ static void tls_facts(struct mw_flow *f)
 		snprintf(ti->subject, sizeof(ti->subject), "%s", tls_upstream_subject(f->tls));
 		snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s",
 			 tls_upstream_fingerprint(f->tls));
+		snprintf(ti->cert_source, sizeof(ti->cert_source), "handshake");
 		ti->resumed_upstream = tls_upstream_resumed(f->tls);
 	}
 	if (tls_client_ready(f->tls))
 		ti->resumed_client = tls_client_resumed(f->tls);
+}
+
+/* Pass: the certificate the flow did not show, from the agent's own probe (tls_probe.h). */
+static void probe_attach(struct mw_flow *f, const struct mw_tls_probe_result *r)
+{
+	struct mw_flow_tls_info *ti = &f->tlsi;
+	size_t n = strlen(ti->subject);
+
+	if (r->error) {
+		snprintf(ti->subject + n, sizeof(ti->subject) - n, "; probe: %s", r->why);
+		return;
+	}
+	snprintf(ti->subject, sizeof(ti->subject), "%s", r->subject);
+	snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s", r->fingerprint);
+	snprintf(ti->cert_source, sizeof(ti->cert_source), "probe");
+	snprintf(ti->cert_verify, sizeof(ti->cert_verify), "%s", r->verify);
+}
+
+static void probe_done(void *userdata, const struct mw_tls_probe_result *r)
+{
+	struct mw_flow *f = userdata;
+
+	f->probe_wait = NULL;
+	probe_attach(f, r);
+	if (f->close_deferred)
+		flow_close_report(f);
+}
+
+/* The relay goes on meanwhile; the facts are attached when the probe ends (at once from the
+ * cache), before the flow's close is reported. */
+static void probe_start(struct mw_flow *f)
+{
+	struct mw_flows *fl = f->owner;
+	struct mw_tls_probe_result r;
+	size_t n = strlen(f->tlsi.subject);
+	int k;
+
+	if (!fl->probe) {
+		k = tls_probe_new(fl->event, &fl->probe);
+		if (k < 0)
+			goto fail;
+	}
+	k = tls_probe_get(fl->probe, &f->target, f->tlsi.sni, f->tlsi.alpn, probe_done, f, &r,
+			  &f->probe_wait);
+	if (k == 0)
+		probe_attach(f, &r);
+	if (k == 0 || k == -EINPROGRESS)
+		return;
+fail:
+	snprintf(f->tlsi.subject + n, sizeof(f->tlsi.subject) - n, "; probe: %s",
+		 k == -EBUSY ? "too many running" : strerror(-k));
 }
 
 /* Pass: the server's first flight, read without consuming it (the relay sends it on). */
@@ -193,9 +245,11 @@ void flow_tls_server_feed(struct mw_flow *f, const uint8_t *p, size_t n)
 	if (sh.has_cert) {
 		snprintf(ti->subject, sizeof(ti->subject), "%s", sh.subject);
 		snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s", sh.fingerprint);
+		snprintf(ti->cert_source, sizeof(ti->cert_source), "handshake");
 	} else {
 		snprintf(ti->subject, sizeof(ti->subject), "not visible (%s)",
 			 sh.version >= MW_TLS_VERSION_1_3 ? "TLS 1.3" : "resumed");
+		probe_start(f);
 	}
 }
 

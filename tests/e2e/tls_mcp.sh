@@ -67,6 +67,10 @@ check_match "and verifies it" "Verify return code: 0 \(ok\)" "$chain"
 out=$(run_in "$T_CG/gw" curl -s --max-time 10 --cacert upca.crt --resolve mcp.test:9444:127.0.0.1 -d '{}' https://mcp.test:9444/mcp)
 check_match "an unlisted host passes: end-to-end TLS with the upstream's own certificate, no token added" \
 	"no or wrong token" "$out"
+# the same host over TLS 1.2: its certificate is in the clear handshake
+out=$(run_in "$T_CG/gw" curl -s --max-time 10 --tlsv1.2 --tls-max 1.2 --cacert upca.crt \
+	--resolve mcp.test:9444:127.0.0.1 -d '{}' https://mcp.test:9444/mcp)
+check_match "an unlisted host over TLS 1.2 passes too" "no or wrong token" "$out"
 out=$(call 9445 echo)
 check_match "an expired upstream certificate: the gateway gets 502 with the reason" \
 	"refused the upstream: upstream certificate: certificate has expired" "$out"
@@ -103,11 +107,26 @@ check_eq "  ... the gateway's side stayed one connection (curl connected once)" 
 check_match "  ... the new upstream handshake resumed the cached session" "tls connection 2 resumed=true" "$(cat up4.log)"
 flows=$(mw flows --all --json)
 check_eq "the pass flow records its SNI" true "$(jq '[.flows[] | select(.tls.mode == "pass" and .tls.sni == "mcp.test")] | length >= 1' <<<"$flows")"
+upfp=$(openssl x509 -in up.crt -noout -fingerprint -sha256 | cut -d= -f2)
+pass13=$(jq -c '[.flows[] | select(.tls.mode == "pass" and .tls.version == "TLSv1.3")][0].tls' <<<"$flows")
+check_eq "a TLS 1.3 pass flow: the upstream's fingerprint (openssl x509 -fingerprint -sha256), probed" \
+	"$upfp probe" "$(jq -r '"\(.fingerprint) \(.cert_source)"' <<<"$pass13")"
+check_eq "  ... its subject, and that it does not verify against the system store (test CA)" \
+	"/CN=mcp.test unable to get local issuer certificate" "$(jq -r '"\(.subject) \(.cert_verify)"' <<<"$pass13")"
+pass12=$(jq -c '[.flows[] | select(.tls.mode == "pass" and .tls.version == "TLSv1.2")][0].tls' <<<"$flows")
+check_eq "a TLS 1.2 pass flow: the same fingerprint, read from its own handshake" \
+	"$upfp handshake" "$(jq -r '"\(.fingerprint) \(.cert_source)"' <<<"$pass12")"
+check_match "the TLS 1.3 pass flow's close event carries the probed fingerprint" \
+	"MCPW_TLS_FINGERPRINT=$upfp.*MCPW_TLS_CERT_SOURCE=probe|MCPW_TLS_CERT_SOURCE=probe.*MCPW_TLS_FINGERPRINT=$upfp" \
+	"$(grep -F 'MCPW_TLS_CERT_SOURCE=probe' "$T_DIR/agent.log" | head -1)"
+check_eq "the upstream saw one probe connection besides the flows" 3 "$(grep -c '^tls connection [0-9]* resumed' up2.log)"
 check_eq "the pass flow records the server's version" true "$(jq '[.flows[] | select(.tls.mode == "pass" and (.tls.version | startswith("TLSv")))] | length >= 1' <<<"$flows")"
 check_eq "intercepted flows name the credential, by name" true "$(jq '[.flows[] | select(.tls.mode == "intercept" and .tls.credential == "mcp-upstream" and (.tls.fingerprint | length) > 60)] | length >= 1' <<<"$flows")"
 check_match "the close event names the credential" "MCPW_CREDENTIAL=mcp-upstream|credential injected" "$(cat "$T_DIR/agent.log")"
 "$BUILD/mcpwarden-replay" --dir "$T_DIR/state/journal" export --format jsonl >export.jsonl 2>&1
 if [ -s export.jsonl ]; then ok "the session journal exports"; else not_ok "journal export" "$(head -3 export.jsonl)"; fi
+check_eq "the session journal's close record of the TLS 1.3 pass flow: the probed fingerprint" "$upfp" \
+	"$(jq -r 'select(.type == "close" and .meta.tls.cert_source == "probe") | .meta.tls.fingerprint' export.jsonl | head -1)"
 if grep -rqF "$TOKEN" "$T_DIR/agent.log" export.jsonl "$T_DIR/state/journal" "$T_DIR/run" 2>/dev/null; then
 	not_ok "the token appears in no log, journal file or export"
 else ok "the token appears in no log, journal file or export"; fi
