@@ -12,6 +12,7 @@
 #include "config.h"
 #include "journal.h"
 #include "tls_env.h"
+#include "tls_minter.h"
 #include "util.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -857,6 +858,7 @@ struct mw_flows *flows_free(struct mw_flows *fl)
 		flow_close_report(f);
 	}
 	fl->probe = tls_probe_free(fl->probe);
+	fl->minter = tls_minter_free(fl->minter);
 	for (unsigned i = 0; i < MW_FLOWS_RECENT; i++)
 		free(fl->recent[i]);
 	tls_env_unref(fl->tenv);

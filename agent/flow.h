@@ -119,6 +119,7 @@ struct mw_flow {
 	bool holding; /* client bytes wait (protocol, ClientHello or a token) */
 	bool tls_plain_seen; /* the gateway has sent plaintext (a request began) */
 	bool shello_done, tls_failed, tls_replied, tls_closed_up, tls_closed_down;
+	bool mint_wait; /* intercept: the ClientHello waits for its leaf (tls_minter.h) */
 	uint64_t cred_wait_start; /* holding a request for an OAuth token since */
 	sd_event_source *cred_timer;
 	struct mw_flow_tls_info tlsi;

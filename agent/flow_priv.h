@@ -38,6 +38,7 @@ struct mw_flows {
 	bool inspecting; /* a checkpoint is configured: hold bytes until sniffed */
 	struct mw_tls_env *tenv;
 	struct mw_tls_probe *probe; /* made on first use */
+	struct mw_tls_minter *minter; /* made on first use */
 	struct mw_flow *closing;    /* closed, the report waiting for a probe */
 	struct mw_journal *journal;
 	struct mw_flow_counters counters;

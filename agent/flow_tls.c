@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "tls_env.h"
+#include "tls_minter.h"
 #include "util.h"
 
 static void report_tls(struct mw_flow *f, const char *what)
@@ -74,6 +75,38 @@ void flow_upstream_rule_plain(struct mw_flow *f)
 		snprintf(f->tlsi.cred, sizeof(f->tlsi.cred), "%s", cred_name(f->cred));
 }
 
+/* A leaf was minted (or failed): the flows waiting for one decide again. */
+static void minted(void *userdata)
+{
+	struct mw_flows *fl = userdata;
+	struct mw_flow *f, *next;
+
+	for (f = fl->head; f; f = next) {
+		next = f->next;
+		if (f->mint_wait)
+			flow_pump(f, false, false);
+	}
+}
+
+/* A name without a leaf yet: minted by the worker (tls_minter.h) while this flow holds its
+ * ClientHello and the loop serves the others.  true: wait.  Without a worker, with its
+ * queue full, or after it failed, the leaf is minted inline (tls_intercept_new()). */
+static bool mint_wait(struct mw_flow *f, const char *name)
+{
+	struct mw_flows *fl = f->owner;
+	bool waiting = f->mint_wait;
+
+	f->mint_wait = false;
+	if (!f->tenv->ca || ca_cached(f->tenv->ca, name))
+		return false;
+	if (waiting)
+		f->mint_wait = fl->minter && tls_minter_pending(fl->minter, f->tenv, name);
+	else if ((fl->minter || tls_minter_new(fl->event, minted, fl, &fl->minter) == 0) &&
+		 tls_minter_submit(fl->minter, f->tenv, name) == 0)
+		f->mint_wait = true;
+	return f->mint_wait;
+}
+
 /* The ClientHello is in f->up (or not yet): decide what the flow is.  0: go on; 1: keep
  * holding the client's bytes; -1: the flow has ended. */
 int flow_tls_decide(struct mw_flow *f)
@@ -124,6 +157,8 @@ int flow_tls_decide(struct mw_flow *f)
 	}
 	if (!f->tenv->ctx) {
 		r = -ENOKEY;
+	} else if (mint_wait(f, name)) {
+		return 1;
 	} else {
 		v.ca_file = f->urule->ca_file[0] ? f->urule->ca_file : NULL;
 		v.has_pin = f->urule->has_pin;
