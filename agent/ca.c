@@ -450,6 +450,21 @@ int ca_mint(struct mw_ca *ca, const char *name, X509 **ret_cert, EVP_PKEY **ret_
 	return 0;
 }
 
+bool ca_cached(struct mw_ca *ca, const char *name)
+{
+	time_t now = time(NULL);
+	bool fresh = false;
+
+	pthread_mutex_lock(&ca->lock);
+	for (size_t i = 0; i < ca->n_leaves; i++)
+		if (strcmp(ca->leaves[i].name, name) == 0) {
+			fresh = ca->leaves[i].not_after - now > MW_CA_LEAF_RENEW_SEC;
+			break;
+		}
+	pthread_mutex_unlock(&ca->lock);
+	return fresh;
+}
+
 size_t ca_cache_size(struct mw_ca *ca)
 {
 	size_t n;

@@ -54,6 +54,8 @@ const char *ca_source(const struct mw_ca *ca);
  * minted.  The caller owns one reference to each of *ret_cert and *ret_key.  -EINVAL for a
  * name that is neither. */
 int ca_mint(struct mw_ca *ca, const char *name, X509 **ret_cert, EVP_PKEY **ret_key);
+/* Whether ca_mint() would answer name from the cache now (a fresh leaf is there). */
+bool ca_cached(struct mw_ca *ca, const char *name);
 /* Leaves in the cache, and how many mints were answered from it. */
 size_t ca_cache_size(struct mw_ca *ca);
 size_t ca_cache_hits(struct mw_ca *ca);

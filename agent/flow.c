@@ -1,52 +1,23 @@
-/* flow.c: see flow.h. */
-#include "flow.h"
+/* flow.c: a flow's life and its byte path (see flow.h): buffers, events, relaying both
+ * ways, the checkpoint's queues, the session journal's records and gates, half-close,
+ * timeouts, reconnecting a held request's upstream, close; and the flows' settings.  TLS
+ * is flow_tls.c, listeners and accept flow_accept.c (flow_priv.h). */
+#include "flow_priv.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 
 #include "config.h"
 #include "journal.h"
-#include "loader.h"
-#include "sockdiag.h"
 #include "tls_env.h"
+#include "tls_minter.h"
 #include "util.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
 #endif
-
-struct listener {
-	int fd;
-	bool inbound;
-	uint16_t public_port;
-	sd_event_source *src;
-	struct mw_flows *owner;
-};
-
-#define MAX_LISTENERS (MW_MAX_LISTEN_FDS)
-#define ACCEPT_PAUSE_USEC 100000ULL /* after EMFILE/ENFILE */
-
-struct mw_flows {
-	sd_event *event;
-	struct mw_loader *loader;
-	struct mw_flows_limits limits;
-	struct mw_flows_ops ops;
-	void *userdata;
-	struct listener listeners[MAX_LISTENERS];
-	unsigned n_listeners;
-	struct mw_flow *head; /* active flows */
-	struct mw_flow *recent[MW_FLOWS_RECENT];
-	unsigned recent_next;
-	uint64_t next_id;
-	uint64_t netns_cookie;
-	bool inspecting; /* a checkpoint is configured: hold bytes until sniffed */
-	struct mw_tls_env *tenv;
-	struct mw_journal *journal;
-	struct mw_flow_counters counters;
-};
 
 static int flow_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
@@ -69,40 +40,6 @@ const char *flow_tls_name(enum mw_flow_tls t)
 	return t < ARRAY_SIZE(names) ? names[t] : "?";
 }
 
-/* Buffers start small and double, up to the relay_buffer limit, only while a peer keeps
- * filling them: an MCP request costs little, a bulk transfer gets large reads. */
-#define RELAY_BUF_INITIAL (64 * 1024)
-
-static int buf_init(struct mw_relay_buf *b, size_t max)
-{
-	b->cap = max < RELAY_BUF_INITIAL ? max : RELAY_BUF_INITIAL;
-	b->max = max;
-	b->data = malloc(b->cap);
-	if (!b->data)
-		return -ENOMEM;
-	b->start = b->end = 0;
-	return 0;
-}
-
-static size_t buf_len(const struct mw_relay_buf *b)
-{
-	return b->end - b->start;
-}
-
-/* Free space at the end: compacting when the front has been consumed, growing when the
- * buffer is full of unsent bytes and may still grow. */
-static size_t buf_room(struct mw_relay_buf *b)
-{
-	if (b->start == b->end) {
-		b->start = b->end = 0;
-	} else if (b->end == b->cap && b->start > 0) {
-		memmove(b->data, b->data + b->start, b->end - b->start);
-		b->end -= b->start;
-		b->start = 0;
-	}
-	return b->cap - b->end;
-}
-
 /* After a read that filled the buffer: double it (failure just keeps the size). */
 static void buf_grow(struct mw_relay_buf *b)
 {
@@ -118,14 +55,7 @@ static void buf_grow(struct mw_relay_buf *b)
 	b->cap = cap;
 }
 
-static void bytes_wipe(struct mw_bytes *b)
-{
-	if (b->data)
-		explicit_bzero(b->data, b->cap);
-	bytes_free(b);
-}
-
-static void flow_free(struct mw_flow *f)
+void flow_free(struct mw_flow *f)
 {
 	sd_event_source_disable_unref(f->src_down);
 	sd_event_source_disable_unref(f->src_up);
@@ -169,7 +99,7 @@ static void flow_unlink(struct mw_flows *fl, struct mw_flow *f)
 }
 
 /* Keep a closed flow for `flows --all`, evicting the oldest. */
-static void flow_retire(struct mw_flows *fl, struct mw_flow *f)
+void flow_retire(struct mw_flows *fl, struct mw_flow *f)
 {
 	struct mw_flow **slot = &fl->recent[fl->recent_next];
 
@@ -178,7 +108,7 @@ static void flow_retire(struct mw_flows *fl, struct mw_flow *f)
 	fl->recent_next = (fl->recent_next + 1) % MW_FLOWS_RECENT;
 }
 
-static void flow_close(struct mw_flow *f, const char *reason)
+void flow_close(struct mw_flow *f, const char *reason)
 {
 	struct mw_flows *fl = f->owner;
 	bool relayed = f->state != MW_FLOW_CONNECTING || f->bytes_up || f->bytes_down;
@@ -194,6 +124,31 @@ static void flow_close(struct mw_flow *f, const char *reason)
 	fl->counters.active--;
 	if (!relayed && strcmp(f->reason, "closed") != 0)
 		fl->counters.failed++;
+	if (f->probe_wait) { /* its certificate comes within the probe's timeout */
+		f->close_deferred = true;
+		f->next = fl->closing;
+		if (fl->closing)
+			fl->closing->prev = f;
+		fl->closing = f;
+		return;
+	}
+	flow_close_report(f);
+}
+
+void flow_close_report(struct mw_flow *f)
+{
+	struct mw_flows *fl = f->owner;
+
+	if (f->close_deferred) {
+		if (f->prev)
+			f->prev->next = f->next;
+		else
+			fl->closing = f->next;
+		if (f->next)
+			f->next->prev = f->prev;
+		f->prev = f->next = NULL;
+		f->close_deferred = false;
+	}
 	if (fl->ops.closed)
 		fl->ops.closed(fl->userdata, f);
 	flow_retire(fl, f);
@@ -238,9 +193,7 @@ static size_t out_down(const struct mw_flow *f)
 	return (raw ? buf_len(&f->down) : 0) + f->cout.len + f->cwire.len;
 }
 
-static bool journal_gate(struct mw_flow *f, bool to_client);
-
-static void flow_update_events(struct mw_flow *f)
+void flow_update_events(struct mw_flow *f)
 {
 	uint32_t down = 0, up = 0;
 
@@ -249,7 +202,7 @@ static void flow_update_events(struct mw_flow *f)
 		down |= EPOLLIN;
 	/* ciphertext (handshakes included) goes at once; the rest when the journal allows,
 	 * else the journal's signal wakes it */
-	if (f->cwire.len || (out_down(f) > 0 && journal_gate(f, true)))
+	if (f->cwire.len || (out_down(f) > 0 && flow_journal_gate(f, true)))
 		down |= EPOLLOUT;
 	if (f->state == MW_FLOW_CONNECTING) {
 		up = EPOLLOUT;
@@ -257,7 +210,7 @@ static void flow_update_events(struct mw_flow *f)
 		if (!f->eof_up && buf_room(&f->down) > 0 &&
 		    f->cout.len + f->uplain.len + f->cwire.len < f->down.max)
 			up |= EPOLLIN;
-		if (f->uwire.len || (out_up(f) > 0 && journal_gate(f, false)))
+		if (f->uwire.len || (out_up(f) > 0 && flow_journal_gate(f, false)))
 			up |= EPOLLOUT;
 	}
 	set_io(f->src_down, down);
@@ -306,7 +259,7 @@ static int relay_read(int fd, struct mw_relay_buf *b, uint64_t *count)
 	}
 }
 
-static int bytes_write(int fd, struct mw_bytes *b)
+int flow_bytes_write(int fd, struct mw_bytes *b)
 {
 	while (b->len > 0) {
 		ssize_t n = send(fd, b->data, b->len, MSG_NOSIGNAL);
@@ -370,7 +323,7 @@ static void journal_raw(struct mw_flow *f, bool to_client)
 }
 
 /* Strict mode: may the bytes queued towards this side go? */
-static bool journal_gate(struct mw_flow *f, bool to_client)
+bool flow_journal_gate(struct mw_flow *f, bool to_client)
 {
 	struct mw_journal *j = f->owner->journal;
 
@@ -395,304 +348,12 @@ static void journal_queued(struct mw_flow *f, size_t up_before, size_t down_befo
 				    f->cout.data + down_before, f->cout.len - down_before);
 }
 
-/* ---- TLS (tls_env.h) ------------------------------------------------------------------ */
-
-static void report_tls(struct mw_flow *f, const char *what)
-{
-	if (f->owner->ops.tls)
-		f->owner->ops.tls(f->owner->userdata, f, what);
-}
-
-static const char *tls_version_name(uint16_t v)
-{
-	switch (v) {
-	case 0x0304:
-		return "TLSv1.3";
-	case 0x0303:
-		return "TLSv1.2";
-	case 0x0302:
-		return "TLSv1.1";
-	case 0x0301:
-		return "TLSv1";
-	default:
-		return "unknown";
-	}
-}
-
-/* The destination's IP literal (no brackets) and port. */
-static uint16_t target_ip(const struct mw_flow *f, char *buf, size_t size)
-{
-	buf[0] = 0;
-	if (f->target.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&f->target;
-
-		inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)size);
-		return ntohs(sin->sin_port);
-	}
-	if (f->target.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)&f->target;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)size);
-		return ntohs(sin6->sin6_port);
-	}
-	return 0;
-}
-
-static void rule_name(struct mw_flow *f)
-{
-	if (f->urule)
-		snprintf(f->tlsi.rule, sizeof(f->tlsi.rule), "upstreams[%u]",
-			 (unsigned)(f->urule - f->tenv->ups->rules));
-}
-
-static void set_abortive(int fd);
-
 /* Reset both sides: the gateway must see a failure, not a clean end. */
-static void flow_reset(struct mw_flow *f, const char *reason)
+void flow_reset(struct mw_flow *f, const char *reason)
 {
 	set_abortive(f->fd_down);
 	set_abortive(f->fd_up);
 	flow_close(f, reason);
-}
-
-/* A plain HTTP flow meets its upstream's rule for the credential it injects. */
-static void upstream_rule_plain(struct mw_flow *f)
-{
-	char ip[INET6_ADDRSTRLEN];
-	uint16_t port = target_ip(f, ip, sizeof(ip));
-
-	if (!f->tenv || f->urule)
-		return;
-	f->urule = upstreams_match(f->tenv->ups, ip, port);
-	f->cred = tls_env_cred(f->tenv, f->urule);
-	rule_name(f);
-	if (f->cred)
-		snprintf(f->tlsi.cred, sizeof(f->tlsi.cred), "%s", cred_name(f->cred));
-}
-
-/* The ClientHello is in f->up (or not yet): decide what the flow is.  0: go on; 1: keep
- * holding the client's bytes; -1: the flow has ended. */
-static int tls_decide(struct mw_flow *f)
-{
-	struct mw_flow_tls_info *ti = &f->tlsi;
-	struct mw_tls_hello h;
-	struct mw_tls_verify v = {};
-	char ip[INET6_ADDRSTRLEN];
-	const char *name;
-	uint16_t port;
-	size_t o = 0;
-	int r;
-
-	r = tls_hello_parse(f->up.data + f->up.start, buf_len(&f->up), &h);
-	if (r == -EAGAIN && !f->eof_down && buf_room(&f->up) > 0)
-		return 1;
-	if (r < 0) {
-		snprintf(ti->error, sizeof(ti->error), "unreadable ClientHello: %s",
-			 r == -EAGAIN		 ? "truncated"
-			 : r == -E2BIG		 ? "too large"
-			 : r == -EPROTONOSUPPORT ? "not a ClientHello"
-						 : "malformed");
-		report_tls(f, "refused");
-		flow_reset(f, ti->error);
-		return -1;
-	}
-	snprintf(ti->sni, sizeof(ti->sni), "%s", h.sni);
-	for (unsigned i = 0; i < h.n_alpn && o < sizeof(ti->alpn); i++)
-		o += (size_t)snprintf(ti->alpn + o, sizeof(ti->alpn) - o, "%s%s", i ? "," : "",
-				      h.alpn[i]);
-	snprintf(ti->offered, sizeof(ti->offered), "%s",
-		 tls_version_name(tls_hello_max_version(&h)));
-	port = target_ip(f, ip, sizeof(ip));
-	name = h.has_sni ? h.sni : ip;
-	f->urule = upstreams_match(f->tenv->ups, name, port);
-	rule_name(f);
-	if (!f->urule || f->urule->tls == MW_UPSTREAM_TLS_PASS) {
-		f->tls_mode = MW_FLOW_TLS_PASS;
-		report_tls(f, "pass");
-		return 0;
-	}
-	if (f->urule->tls == MW_UPSTREAM_TLS_BLOCK) {
-		f->tls_mode = MW_FLOW_TLS_BLOCK;
-		snprintf(ti->error, sizeof(ti->error), "blocked by %s", ti->rule);
-		report_tls(f, "block");
-		flow_reset(f, ti->error);
-		return -1;
-	}
-	if (!f->tenv->ctx) {
-		r = -ENOKEY;
-	} else {
-		v.ca_file = f->urule->ca_file[0] ? f->urule->ca_file : NULL;
-		v.has_pin = f->urule->has_pin;
-		memcpy(v.pin, f->urule->pin, sizeof(v.pin));
-		r = tls_intercept_new(f->tenv->ctx, name, port, &v, &f->tls);
-		if (r == 0)
-			r = tls_upstream_start(f->tls, &f->uwire);
-	}
-	if (r < 0) {
-		snprintf(ti->error, sizeof(ti->error), "cannot intercept: %s",
-			 r == -ENOKEY ? "no CA ('mcpwarden ca init')" : strerror(-r));
-		report_tls(f, "refused");
-		flow_reset(f, ti->error);
-		return -1;
-	}
-	f->cred = tls_env_cred(f->tenv, f->urule);
-	if (f->cred)
-		snprintf(ti->cred, sizeof(ti->cred), "%s", cred_name(f->cred));
-	f->tls_mode = MW_FLOW_TLS_INTERCEPT;
-	report_tls(f, "intercept");
-	return 0;
-}
-
-static void tls_facts(struct mw_flow *f)
-{
-	struct mw_flow_tls_info *ti = &f->tlsi;
-
-	if (!f->tls)
-		return;
-	if (tls_upstream_ready(f->tls)) {
-		snprintf(ti->version, sizeof(ti->version), "%s", tls_upstream_version(f->tls));
-		snprintf(ti->subject, sizeof(ti->subject), "%s", tls_upstream_subject(f->tls));
-		snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s",
-			 tls_upstream_fingerprint(f->tls));
-		ti->resumed_upstream = tls_upstream_resumed(f->tls);
-	}
-	if (tls_client_ready(f->tls))
-		ti->resumed_client = tls_client_resumed(f->tls);
-}
-
-/* Pass: the server's first flight, read without consuming it (the relay sends it on). */
-static void tls_server_feed(struct mw_flow *f, const uint8_t *p, size_t n)
-{
-	struct mw_tls_server_hello sh;
-	struct mw_flow_tls_info *ti = &f->tlsi;
-	size_t room = MW_TLS_SERVER_FLIGHT_MAX - f->shello.len;
-	int r;
-
-	if (f->shello_done || !n)
-		return;
-	if (bytes_append(&f->shello, p, n < room ? n : room) < 0) {
-		f->shello_done = true;
-		return;
-	}
-	r = tls_server_parse(f->shello.data, f->shello.len, &sh);
-	if (r == -EAGAIN && f->shello.len < MW_TLS_SERVER_FLIGHT_MAX)
-		return;
-	f->shello_done = true;
-	bytes_free(&f->shello);
-	if (r < 0) {
-		snprintf(ti->subject, sizeof(ti->subject), "unreadable server flight");
-		return;
-	}
-	snprintf(ti->version, sizeof(ti->version), "%s", tls_version_name(sh.version));
-	snprintf(ti->cipher, sizeof(ti->cipher), "0x%04x", sh.cipher_suite);
-	snprintf(ti->server_alpn, sizeof(ti->server_alpn), "%s", sh.alpn);
-	if (sh.has_cert) {
-		snprintf(ti->subject, sizeof(ti->subject), "%s", sh.subject);
-		snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s", sh.fingerprint);
-	} else {
-		snprintf(ti->subject, sizeof(ti->subject), "not visible (%s)",
-			 sh.version >= MW_TLS_VERSION_1_3 ? "TLS 1.3" : "resumed");
-	}
-}
-
-/* The engine failed.  The gateway's leg failing, or anything but a refused upstream, resets
- * the flow; a refused upstream is answered 502 (below) once the gateway's leg is up.
- * -1: the flow has ended. */
-static int tls_fail(struct mw_flow *f, int r, bool client_leg)
-{
-	const char *why = tls_error(f->tls);
-
-	if (!f->tlsi.error[0])
-		snprintf(f->tlsi.error, sizeof(f->tlsi.error), "%s",
-			 why && why[0] ? why : strerror(-r));
-	tls_facts(f);
-	if (client_leg || r != -EPROTO) {
-		report_tls(f, "refused");
-		flow_reset(f, f->tlsi.error);
-		return -1;
-	}
-	if (!f->tls_failed) {
-		f->tls_failed = true;
-		report_tls(f, "refused");
-		set_abortive(f->fd_up);
-		shutdown(f->fd_up, SHUT_RDWR);
-		f->eof_up = f->shut_up = true;
-		bytes_wipe(&f->uout);
-		bytes_wipe(&f->uplain);
-		bytes_free(&f->uwire);
-		f->down.start = f->down.end = 0;
-	}
-	return 0;
-}
-
-/* After a refused upstream: finish the gateway's handshake, then answer the first request
- * 502 with the reason, then close. */
-static void tls_refused_pump(struct mw_flow *f)
-{
-	int r = 0;
-
-	if (buf_len(&f->up)) {
-		r = tls_client_in(f->tls, f->up.data + f->up.start, buf_len(&f->up), &f->cplain,
-				  &f->cwire);
-		f->up.start = f->up.end = 0;
-	}
-	if (r < 0)
-		return flow_reset(f, f->tlsi.error);
-	/* once a request has begun (now, or earlier: it may be queued already) */
-	if (!f->tls_replied && tls_client_ready(f->tls) &&
-	    (f->cplain.len || f->tls_plain_seen || f->eof_down)) {
-		char body[400], *resp = NULL;
-		int n;
-
-		snprintf(body, sizeof(body), "mcpwarden refused the upstream: %s\n", f->tlsi.error);
-		n = asprintf(&resp,
-			     "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
-			     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			     strlen(body), body);
-		if (n < 0)
-			return flow_reset(f, f->tlsi.error);
-		r = tls_client_out(f->tls, (const uint8_t *)resp, (size_t)n, &f->cwire);
-		free(resp);
-		if (r == 0)
-			r = tls_client_close(f->tls, &f->cwire);
-		if (r < 0)
-			return flow_reset(f, f->tlsi.error);
-		f->tls_replied = true;
-	}
-	bytes_wipe(&f->cplain);
-	if (!f->tls_replied && f->eof_down)
-		return flow_reset(f, f->tlsi.error);
-	r = bytes_write(f->fd_down, &f->cwire);
-	if (r < 0)
-		return flow_reset(f, f->tlsi.error);
-	if (f->tls_replied && f->cwire.len == 0)
-		return flow_close(f, f->tlsi.error);
-	flow_update_events(f);
-}
-
-static int cred_timer_fire(sd_event_source *s, uint64_t usec, void *userdata);
-
-/* An OAuth credential without its first token: the request waits (bounded), then goes to
- * the checkpoint, which answers 503 if there is still none.  true: hold. */
-static bool cred_wait(struct mw_flow *f)
-{
-	uint64_t now;
-
-	if (!f->cred || cred_ready(f->cred)) {
-		f->cred_wait_start = 0;
-		return false;
-	}
-	now = mw_now_mono_usec();
-	if (!f->cred_wait_start)
-		f->cred_wait_start = now;
-	if (now - f->cred_wait_start >= MW_FLOW_CRED_WAIT_USEC)
-		return false;
-	if (!f->cred_timer &&
-	    sd_event_add_time_relative(f->owner->event, &f->cred_timer, CLOCK_MONOTONIC,
-				       MW_FLOW_CRED_POLL_USEC, 0, cred_timer_fire, f) < 0)
-		return false;
-	f->holding = true;
-	return true;
 }
 
 /* Checkpoint flows: what was read is handed to the checkpoint, which queues what may go
@@ -707,7 +368,7 @@ static int inspect_feed(struct mw_flow *f)
 	    f->owner->ops.inspect && !f->insp_tried) {
 		f->insp_tried = true;
 		if (!f->tls)
-			upstream_rule_plain(f);
+			flow_upstream_rule_plain(f);
 		r = f->owner->ops.inspect(f->owner->userdata, f, &f->insp);
 		if (r < 0)
 			return r;
@@ -736,7 +397,7 @@ static int inspect_feed(struct mw_flow *f)
 		cin = (struct mw_bytes){ f->up.data + f->up.start, buf_len(&f->up), 0 };
 		sin = (struct mw_bytes){ f->down.data + f->down.start, buf_len(&f->down), 0 };
 	}
-	if (cin.len && !cred_wait(f)) {
+	if (cin.len && !flow_cred_wait(f)) {
 		size_t ub = f->uout.len, db = f->cout.len;
 		uint64_t su = f->jstruct_up, sd = f->jstruct_down;
 
@@ -780,16 +441,8 @@ static int relay_write(int fd, struct mw_relay_buf *b)
 	return 0;
 }
 
-static void set_abortive(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 /* An error on either side resets both: the gateway must see a failure, not a clean end. */
-static void flow_err(struct mw_flow *f, const char *what, int err)
+void flow_err(struct mw_flow *f, const char *what, int err)
 {
 	char reason[96];
 
@@ -799,88 +452,8 @@ static void flow_err(struct mw_flow *f, const char *what, int err)
 	flow_close(f, reason);
 }
 
-/* Intercepted flows: client ciphertext (in f->up) into the engine. */
-static int tls_client_step(struct mw_flow *f)
-{
-	int r = 0;
-
-	if (buf_len(&f->up)) {
-		r = tls_client_in(f->tls, f->up.data + f->up.start, buf_len(&f->up), &f->cplain,
-				  &f->cwire);
-		f->up.start = f->up.end = 0;
-	}
-	if (f->cplain.len)
-		f->tls_plain_seen = true;
-	if (r == 0 && tls_client_eof(f->tls))
-		f->eof_down = true; /* close_notify: the gateway is done */
-	return r < 0 ? tls_fail(f, r, true) : 0;
-}
-
-static int tls_upstream_step(struct mw_flow *f)
-{
-	int r = 0;
-
-	if (buf_len(&f->down)) {
-		r = tls_upstream_in(f->tls, f->down.data + f->down.start, buf_len(&f->down),
-				    &f->uplain, &f->uwire);
-		f->down.start = f->down.end = 0;
-	}
-	if (r == 0 && tls_upstream_eof(f->tls))
-		f->eof_up = true;
-	if (r == 0 && !f->tlsi.version[0] && tls_upstream_ready(f->tls))
-		tls_facts(f);
-	return r < 0 ? tls_fail(f, r, false) : 0;
-}
-
-/* Intercepted flows: the checkpoint's queues, encrypted once the journal allows, and the
- * ciphertext written. */
-static int tls_write_up(struct mw_flow *f)
-{
-	int r;
-
-	if (f->uout.len && journal_gate(f, false)) {
-		r = tls_upstream_out(f->tls, f->uout.data, f->uout.len, &f->uwire);
-		bytes_consume(&f->uout, f->uout.len);
-		if (r < 0)
-			return tls_fail(f, r, false);
-	}
-	if (f->eof_down && !f->tls_closed_up && !f->uout.len && !f->cplain.len &&
-	    !f->holding) {
-		f->tls_closed_up = true;
-		tls_upstream_close(f->tls, &f->uwire); /* a failed close still ends the flow */
-	}
-	r = bytes_write(f->fd_up, &f->uwire);
-	if (r < 0) {
-		flow_err(f, "upstream write", r);
-		return -1;
-	}
-	return 0;
-}
-
-static int tls_write_down(struct mw_flow *f)
-{
-	int r;
-
-	if (f->cout.len && journal_gate(f, true)) {
-		r = tls_client_out(f->tls, f->cout.data, f->cout.len, &f->cwire);
-		bytes_consume(&f->cout, f->cout.len);
-		if (r < 0)
-			return tls_fail(f, r, true);
-	}
-	if (f->eof_up && !f->tls_closed_down && !f->cout.len && !f->uplain.len) {
-		f->tls_closed_down = true;
-		tls_client_close(f->tls, &f->cwire);
-	}
-	r = bytes_write(f->fd_down, &f->cwire);
-	if (r < 0) {
-		flow_err(f, "client write", r);
-		return -1;
-	}
-	return 0;
-}
-
 /* Move bytes both ways as far as the sockets allow, then pass on FINs. */
-static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
+void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 {
 	uint64_t before, moved_up = f->bytes_up, moved_down = f->bytes_down;
 	size_t sent_up = f->up.start, sent_down = f->down.start;
@@ -904,14 +477,14 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 			f->eof_down = true;
 	}
 	if (f->tls_failed)
-		return tls_refused_pump(f);
+		return flow_tls_refused_pump(f);
 	/* with rules or a checkpoint, nothing goes upstream before the protocol is known, and
 	 * for TLS before the ClientHello is read (and the upstream connected: the decision
 	 * is journaled in the flow's session) */
 	if (f->proto == MW_PROTO_TLS && reading_tls && f->tls_mode == MW_FLOW_TLS_NONE)
 		f->tls_mode = MW_FLOW_TLS_HELLO;
 	if (f->tls_mode == MW_FLOW_TLS_HELLO) {
-		r = f->state == MW_FLOW_CONNECTING ? 1 : tls_decide(f);
+		r = f->state == MW_FLOW_CONNECTING ? 1 : flow_tls_decide(f);
 		if (r < 0)
 			return;
 		if (r > 0) {
@@ -920,10 +493,10 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 			return;
 		}
 	}
-	if (f->tls && tls_client_step(f) < 0)
+	if (f->tls && flow_tls_client_step(f) < 0)
 		return;
 	if (f->tls_failed)
-		return tls_refused_pump(f);
+		return flow_tls_refused_pump(f);
 	if (f->proto == MW_PROTO_HTTP1 || f->insp || f->tls) {
 		r = inspect_feed(f);
 		if (r < 0)
@@ -942,12 +515,12 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 			return flow_err(f, "journal", -EIO);
 		r = 0;
 		if (f->tls) {
-			if (tls_write_up(f) < 0)
+			if (flow_tls_write_up(f) < 0)
 				return;
 			if (f->tls_failed)
-				return tls_refused_pump(f);
-		} else if (journal_gate(f, false)) {
-			r = f->insp ? bytes_write(f->fd_up, &f->uout)
+				return flow_tls_refused_pump(f);
+		} else if (flow_journal_gate(f, false)) {
+			r = f->insp ? flow_bytes_write(f->fd_up, &f->uout)
 				    : relay_write(f->fd_up, &f->up);
 		}
 		if (r < 0)
@@ -959,17 +532,17 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 				return flow_err(f, "upstream read", r);
 			f->owner->counters.bytes_down += f->bytes_down - before;
 			if (f->tls_mode == MW_FLOW_TLS_PASS)
-				tls_server_feed(f, f->down.data + f->down.end - (f->bytes_down - before),
+				flow_tls_server_feed(f, f->down.data + f->down.end - (f->bytes_down - before),
 						(size_t)(f->bytes_down - before));
 			if (r == 1)
 				f->eof_up = true;
 			if (f->tls) {
-				if (tls_upstream_step(f) < 0)
+				if (flow_tls_upstream_step(f) < 0)
 					return;
 				if (f->tls_failed)
-					return tls_refused_pump(f);
+					return flow_tls_refused_pump(f);
 				/* handshake replies and plaintext held for the upstream */
-				if (tls_write_up(f) < 0)
+				if (flow_tls_write_up(f) < 0)
 					return;
 			}
 			if (f->insp || f->tls) {
@@ -989,10 +562,10 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 		return flow_err(f, "journal", -EIO);
 	r = 0;
 	if (f->tls) {
-		if (tls_write_down(f) < 0)
+		if (flow_tls_write_down(f) < 0)
 			return;
-	} else if (journal_gate(f, true)) {
-		r = f->insp ? bytes_write(f->fd_down, &f->cout)
+	} else if (flow_journal_gate(f, true)) {
+		r = f->insp ? flow_bytes_write(f->fd_down, &f->cout)
 			    : relay_write(f->fd_down, &f->down);
 	}
 	if (r < 0)
@@ -1016,22 +589,11 @@ static void flow_pump(struct mw_flow *f, bool readable_down, bool readable_up)
 	flow_update_events(f);
 }
 
-static int cred_timer_fire(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	struct mw_flow *f = userdata;
-
-	f->cred_timer = sd_event_source_disable_unref(f->cred_timer);
-	flow_pump(f, false, false);
-	return 0;
-}
-
-static int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f);
-
 /* The upstream went away while a request was held; it is approved now: connect again. */
 static int flow_reconnect(struct mw_flow *f)
 {
-	if (f->tls) /* an intercepted upstream's TLS session cannot be taken up again */
-		return -EOPNOTSUPP;
+	int r;
+
 	f->src_up = sd_event_source_disable_unref(f->src_up);
 	f->src_down = sd_event_source_disable_unref(f->src_down);
 	f->timer = sd_event_source_disable_unref(f->timer);
@@ -1041,6 +603,11 @@ static int flow_reconnect(struct mw_flow *f)
 	f->down.start = f->down.end = 0;
 	f->state = MW_FLOW_CONNECTING;
 	f->reconnected = true;
+	if (f->tls) {
+		r = flow_tls_reconnect(f);
+		if (r < 0)
+			return r;
+	}
 	return flow_start_upstream(f->owner, f);
 }
 
@@ -1151,150 +718,7 @@ static socklen_t ss_len(const struct sockaddr_storage *ss)
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-/* A v4-mapped destination is connected to as plain IPv4. */
-static void target_from_origin(const struct mw_origin *o, struct sockaddr_storage *ss)
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	memset(ss, 0, sizeof(*ss));
-	if (memcmp(o->dst, mapped, 12) == 0) {
-		struct sockaddr_in *sin = (void *)ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, o->dst + 12, 4);
-		sin->sin_port = htons(o->dst_port);
-	} else {
-		struct sockaddr_in6 *sin6 = (void *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, o->dst, 16);
-		sin6->sin6_port = htons(o->dst_port);
-	}
-}
-
-static void v4_to_mapped(const struct sockaddr_storage *in, struct sockaddr_storage *out)
-{
-	const struct sockaddr_in *sin = (const void *)in;
-	struct sockaddr_in6 *sin6 = (void *)out;
-
-	memset(out, 0, sizeof(*out));
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = sin->sin_port;
-	sin6->sin6_addr.s6_addr[10] = sin6->sin6_addr.s6_addr[11] = 0xff;
-	memcpy(&sin6->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-}
-
-/* The origin is keyed by 4-tuple only; make sure the socket at the other end is the one
- * that made it (a process outside the enrolled cgroup could bind the same source port
- * after the gateway's connection went away) and that the entry is fresh. */
-static int origin_check(struct mw_flows *fl, struct mw_flow *f,
-			const struct sockaddr_storage *local)
-{
-	struct mw_sockinfo si;
-	uint64_t age_ns;
-	struct timespec ts;
-	int r;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	age_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec - f->origin.time_ns;
-	if (age_ns / 1000 > 2 * fl->limits.connect_timeout_usec)
-		return -ESTALE;
-	r = sockdiag_lookup(&f->peer, local, &si);
-	if (r == -ENOENT && f->peer.ss_family == AF_INET) {
-		/* an IPv6 gateway socket connected to a v4-mapped address */
-		struct sockaddr_storage p6, l6;
-
-		v4_to_mapped(&f->peer, &p6);
-		v4_to_mapped(local, &l6);
-		r = sockdiag_lookup(&p6, &l6, &si);
-	}
-	if (r < 0)
-		return r;
-	if (si.cgroup_id != f->origin.cgroup_id)
-		return -EPERM;
-	return 0;
-}
-
-/* Outbound: where the gateway was going (SO_ORIGINAL_DST, answered by our getsockopt
- * program) and who it was (the origin BPF kept by 4-tuple). */
-static int flow_find_origin(struct mw_flows *fl, struct mw_flow *f)
-{
-	struct sockaddr_storage local = {}, orig = {};
-	struct mw_flow_key key = {};
-	socklen_t len = sizeof(local);
-	int level, r;
-
-	if (getsockname(f->fd_down, (struct sockaddr *)&local, &len) < 0)
-		return -errno;
-	mw_addr16(&f->peer, key.saddr, &key.sport);
-	mw_addr16(&local, key.daddr, &key.dport);
-	key.netns_cookie = fl->netns_cookie;
-
-	level = local.ss_family == AF_INET ? SOL_IP : SOL_IPV6;
-	len = sizeof(orig);
-	if (getsockopt(f->fd_down, level, MW_SO_ORIGINAL_DST, &orig, &len) < 0)
-		return -errno;
-	r = loader_origin_take(fl->loader, &key, &f->origin);
-	if (r < 0)
-		return r;
-	r = origin_check(fl, f, &local);
-	if (r < 0)
-		return r;
-	f->have_origin = true;
-	/* both answers come from the same map entry; the origin's is authoritative */
-	target_from_origin(&f->origin, &f->target);
-	return 0;
-}
-
-static int flow_find_backend(struct mw_flows *fl, struct mw_flow *f, uint16_t public_port)
-{
-	struct mw_inbound in;
-	struct mw_sockinfo si;
-	int family, r;
-
-	r = loader_inbound_get(fl->loader, public_port, &in);
-	if (r < 0)
-		return r;
-	if (!in.bound)
-		return -ENOTCONN; /* the gateway has not bound its listener yet */
-	/* Only the listener the enrolled gateway made: a local process may have taken the
-	 * backend port first (the bind hook runs before the bind succeeds) or after the
-	 * gateway went away. */
-	family = in.bound & MW_INBOUND_BOUND4 ? AF_INET : AF_INET6;
-	r = sockdiag_listener(family, in.backend_port, &si);
-	if (r < 0)
-		return r == -ENOENT ? -ENOTCONN : r;
-	if (si.cgroup_id != in.cgroup_id)
-		return -EPERM;
-	memset(&f->origin, 0, sizeof(f->origin));
-	f->origin.cgroup_id = in.cgroup_id;
-	f->origin.dst_port = in.backend_port;
-	f->have_origin = true;
-	memset(&f->target, 0, sizeof(f->target));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (void *)&f->target;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sin->sin_port = htons(in.backend_port);
-	} else {
-		struct sockaddr_in6 *sin6 = (void *)&f->target;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		sin6->sin6_port = htons(in.backend_port);
-	}
-	return 0;
-}
-
-static void set_nodelay(int fd)
-{
-	int one = 1;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-static int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f)
+int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f)
 {
 	int r;
 
@@ -1313,116 +737,6 @@ static int flow_start_upstream(struct mw_flows *fl, struct mw_flow *f)
 		return r;
 	return sd_event_add_time_relative(fl->event, &f->timer, CLOCK_MONOTONIC,
 					  fl->limits.connect_timeout_usec, 0, flow_timer, f);
-}
-
-static void flow_refuse(struct mw_flows *fl, struct mw_flow *f, const char *reason)
-{
-	/* reset, so the gateway sees a failure and not a clean empty reply */
-	set_abortive(f->fd_down);
-	snprintf(f->reason, sizeof(f->reason), "%s", reason);
-	f->state = MW_FLOW_CLOSED;
-	f->end_mono = mw_now_mono_usec();
-	fl->counters.refused++;
-	flow_free(f);
-	if (fl->ops.refused)
-		fl->ops.refused(fl->userdata, f);
-	flow_retire(fl, f);
-}
-
-static void flow_accept_one(struct listener *ls, int fd, const struct sockaddr_storage *peer)
-{
-	struct mw_flows *fl = ls->owner;
-	struct mw_flow *f;
-	char reason[96];
-	int r;
-
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		close(fd);
-		return;
-	}
-	f->owner = fl;
-	f->id = ++fl->next_id;
-	snprintf(f->name, sizeof(f->name), "f%llx", (unsigned long long)f->id);
-	f->dir = ls->inbound ? MW_FLOW_INBOUND : MW_FLOW_OUTBOUND;
-	f->fd_down = fd;
-	f->fd_up = -1;
-	f->peer = *peer;
-	f->start_mono = f->last_active = mw_now_mono_usec();
-	f->start_wall = mw_now_wall_usec();
-	f->tenv = tls_env_ref(fl->tenv);
-	fl->counters.total++;
-
-	/* the origin first, so that even a refused flow says whose it was */
-	r = ls->inbound ? flow_find_backend(fl, f, ls->public_port) : flow_find_origin(fl, f);
-	if (r < 0) {
-		if (!ls->inbound)
-			fl->counters.origin_missing++;
-		snprintf(reason, sizeof(reason), "%s: %s",
-			 ls->inbound ? "no gateway listener behind this port" : "origin unknown",
-			 strerror(-r));
-		return flow_refuse(fl, f, reason);
-	}
-	if (fl->counters.active >= fl->limits.max_flows)
-		return flow_refuse(fl, f, "connection limit reached");
-	if (fl->journal && journal_failed(fl->journal))
-		return flow_refuse(fl, f, "the session journal is unavailable (strict mode)");
-	if (fl->journal)
-		f->jsession = journal_session_new(fl->journal);
-	set_nodelay(fd);
-	if (buf_init(&f->up, fl->limits.relay_buffer) < 0 ||
-	    buf_init(&f->down, fl->limits.relay_buffer) < 0)
-		return flow_refuse(fl, f, "out of memory");
-	r = flow_start_upstream(fl, f);
-	if (r < 0) {
-		snprintf(reason, sizeof(reason), "upstream connect: %s", strerror(-r));
-		return flow_refuse(fl, f, reason);
-	}
-	f->next = fl->head;
-	if (fl->head)
-		fl->head->prev = f;
-	fl->head = f;
-	fl->counters.active++;
-}
-
-static void listeners_enable(struct mw_flows *fl, int on)
-{
-	for (unsigned i = 0; i < fl->n_listeners; i++)
-		sd_event_source_set_enabled(fl->listeners[i].src, on);
-}
-
-static int accept_resume(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	listeners_enable(userdata, SD_EVENT_ON);
-	return 0;
-}
-
-static int listener_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct listener *ls = userdata;
-	struct mw_flows *fl = ls->owner;
-
-	/* a bounded batch per wakeup keeps one busy listener from starving the relays */
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage peer = {};
-		socklen_t len = sizeof(peer);
-		int cfd = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd >= 0) {
-			flow_accept_one(ls, cfd, &peer);
-			continue;
-		}
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			/* out of descriptors or memory: the connection stays queued and the
-			 * level-triggered listener would wake us at once; pause accepting */
-			fl->counters.accept_paused++;
-			listeners_enable(fl, SD_EVENT_OFF);
-			sd_event_add_time_relative(fl->event, NULL, CLOCK_MONOTONIC,
-						   ACCEPT_PAUSE_USEC, 0, accept_resume, fl);
-		}
-		break; /* EAGAIN, or a transient error (ECONNABORTED) */
-	}
-	return 0;
 }
 
 int flows_new(sd_event *event, struct mw_loader *loader, const struct mw_flows_limits *limits,
@@ -1499,44 +813,6 @@ void flows_set_limits(struct mw_flows *fl, const struct mw_flows_limits *limits)
 	fl->limits = *limits; /* buffers of live flows keep their size */
 }
 
-static int flows_listen(struct mw_flows *fl, int fd, bool inbound, uint16_t port)
-{
-	struct listener *ls;
-	int r;
-
-	if (fl->n_listeners >= MAX_LISTENERS)
-		return -ENOSPC;
-	ls = &fl->listeners[fl->n_listeners];
-	ls->fd = fd;
-	ls->inbound = inbound;
-	ls->public_port = port;
-	ls->owner = fl;
-	r = sd_event_add_io(fl->event, &ls->src, fd, EPOLLIN, listener_io, ls);
-	if (r < 0)
-		return r;
-	fl->n_listeners++;
-	return 0;
-}
-
-int flows_listen_outbound(struct mw_flows *fl, int fd)
-{
-	return flows_listen(fl, fd, false, 0);
-}
-
-int flows_listen_inbound(struct mw_flows *fl, int fd, uint16_t public_port)
-{
-	return flows_listen(fl, fd, true, public_port);
-}
-
-void flows_stop_accepting(struct mw_flows *fl)
-{
-	for (unsigned i = 0; i < fl->n_listeners; i++) {
-		fl->listeners[i].src = sd_event_source_disable_unref(fl->listeners[i].src);
-		close(fl->listeners[i].fd);
-	}
-	fl->n_listeners = 0;
-}
-
 unsigned flows_active(struct mw_flows *fl)
 {
 	return (unsigned)fl->counters.active;
@@ -1574,6 +850,15 @@ struct mw_flows *flows_free(struct mw_flows *fl)
 		return NULL;
 	flows_stop_accepting(fl);
 	flows_close_all(fl, "agent stopped");
+	while (fl->closing) {
+		struct mw_flow *f = fl->closing;
+
+		tls_probe_cancel(f->probe_wait);
+		f->probe_wait = NULL;
+		flow_close_report(f);
+	}
+	fl->probe = tls_probe_free(fl->probe);
+	fl->minter = tls_minter_free(fl->minter);
 	for (unsigned i = 0; i < MW_FLOWS_RECENT; i++)
 		free(fl->recent[i]);
 	tls_env_unref(fl->tenv);

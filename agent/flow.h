@@ -4,7 +4,8 @@
  * (a full buffer stops reading that side: backpressure), half-close (a FIN is passed on
  * once the bytes before it are), connect and idle timeouts, and the connection limit.
  * The first client bytes are kept and classified (sniff.h) for the modules to come.
- * Reports open and close through the callbacks; never logs itself. */
+ * Reports open and close through the callbacks (a passed TLS flow's close after its
+ * certificate probe, tls_probe.h, at most MW_TLS_PROBE_TIMEOUT_USEC later); never logs. */
 #pragma once
 
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include "mcpwarden/abi.h"
 #include "inspect.h"
 #include "sniff.h"
+#include "tls_probe.h"
 #include "tls_server.h"
 
 #define MW_FLOWS_RECENT 256 /* closed flows remembered for `mcpwarden flows --all` */
@@ -43,6 +45,11 @@ struct mw_flow_tls_info {
 	char server_alpn[MW_TLS_ALPN_NAME_MAX + 1];
 	char subject[MW_TLS_SUBJECT_MAX];	  /* the upstream leaf's, "" when not visible */
 	char fingerprint[MW_TLS_FINGERPRINT_MAX]; /* SHA-256, "" when not visible */
+	/* where subject and fingerprint come from: "handshake" (the flow's own, in clear or
+	 * intercepted), "probe" (pass, TLS 1.3 or resumed: the agent's own connection,
+	 * tls_probe.h), "" (none) */
+	char cert_source[12];
+	char cert_verify[MW_TLS_PROBE_TEXT_MAX]; /* probe: "ok" or why the system store refuses */
 	char rule[32];				  /* "upstreams[2]", "" for the default */
 	char cred[64];				  /* the credential injected, by name */
 	bool resumed_client, resumed_upstream;
@@ -112,9 +119,14 @@ struct mw_flow {
 	bool holding; /* client bytes wait (protocol, ClientHello or a token) */
 	bool tls_plain_seen; /* the gateway has sent plaintext (a request began) */
 	bool shello_done, tls_failed, tls_replied, tls_closed_up, tls_closed_down;
+	bool mint_wait; /* intercept: the ClientHello waits for its leaf (tls_minter.h) */
 	uint64_t cred_wait_start; /* holding a request for an OAuth token since */
 	sd_event_source *cred_timer;
 	struct mw_flow_tls_info tlsi;
+	/* pass: the certificate probe this flow waits for; a flow that closes meanwhile is
+	 * reported closed when it ends (at most MW_TLS_PROBE_TIMEOUT_USEC later) */
+	struct mw_tls_probe_wait *probe_wait;
+	bool close_deferred;
 	struct mw_flows *owner;
 	struct mw_flow *prev, *next;
 };

@@ -287,6 +287,9 @@ static void tls_fields(const struct mw_flow *f, struct mw_log_fields *lf)
 	log_fields_add(lf, "MCPW_TLS_CIPHER", "%s", ti->cipher);
 	log_fields_add(lf, "MCPW_TLS_SUBJECT", "%s", ti->subject);
 	log_fields_add(lf, "MCPW_TLS_FINGERPRINT", "%s", ti->fingerprint);
+	log_fields_add(lf, "MCPW_TLS_CERT_SOURCE", "%s", ti->cert_source);
+	if (ti->cert_verify[0])
+		log_fields_add(lf, "MCPW_TLS_CERT_VERIFY", "%s", ti->cert_verify);
 	log_fields_add(lf, "MCPW_RULE", "%s", ti->rule);
 	log_fields_add(lf, "MCPW_CREDENTIAL", "%s", ti->cred);
 	if (ti->error[0])
@@ -297,11 +300,13 @@ static json_t *tls_json(const struct mw_flow *f)
 {
 	const struct mw_flow_tls_info *ti = &f->tlsi;
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, "
+			 "s:b, s:s}",
 			 "mode", flow_tls_name(f->tls_mode), "sni", ti->sni, "alpn", ti->alpn,
 			 "offered", ti->offered, "version", ti->version, "cipher", ti->cipher,
 			 "server_alpn", ti->server_alpn, "subject", ti->subject, "fingerprint",
-			 ti->fingerprint, "rule", ti->rule, "credential", ti->cred,
+			 ti->fingerprint, "cert_source", ti->cert_source, "cert_verify",
+			 ti->cert_verify, "rule", ti->rule, "credential", ti->cred,
 			 "resumed_client", ti->resumed_client, "resumed_upstream",
 			 ti->resumed_upstream, "error", ti->error);
 }

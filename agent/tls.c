@@ -59,6 +59,8 @@ struct mw_tls {
 	struct mw_tls_ctx *ctx;
 	struct leg client, up;
 	struct mw_tls_verify verify;
+	SSL_CTX *up_ctx; /* the client context of its trust setting (owned by ctx) */
+	char name[MW_TLS_NAME_MAX + 1];
 	char key[TLS_SESSION_KEY_MAX];
 	char error[MW_TLS_ERROR_MAX];
 	char subject[TLS_SUBJECT_MAX];
@@ -307,6 +309,33 @@ struct mw_tls *tls_free(struct mw_tls *t)
 	return NULL;
 }
 
+/* The upstream leg: a TLS client for t->name (SNI unless an IP literal, host name checked),
+ * offering the session cached under t->key. */
+static int up_init(struct mw_tls *t)
+{
+	unsigned char ip[16];
+	bool is_ip = inet_pton_any(t->name, ip);
+	SSL_SESSION *sess;
+	int r;
+
+	r = leg_init(&t->up, t->up_ctx);
+	if (r < 0)
+		return r;
+	SSL_set_connect_state(t->up.ssl);
+	SSL_set_ex_data(t->up.ssl, ex_index, t);
+	if ((!is_ip && SSL_set_tlsext_host_name(t->up.ssl, t->name) != 1) ||
+	    SSL_set1_host(t->up.ssl, t->name) != 1)
+		return -EINVAL;
+	SSL_set_hostflags(t->up.ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	sess = session_get(t->ctx, t->key);
+	if (sess) {
+		SSL_set_session(t->up.ssl, sess);
+		SSL_SESSION_free(sess);
+	}
+	ERR_clear_error();
+	return 0;
+}
+
 int tls_intercept_new(struct mw_tls_ctx *ctx, const char *name, uint16_t port,
 		      const struct mw_tls_verify *verify, struct mw_tls **ret)
 {
@@ -314,20 +343,19 @@ int tls_intercept_new(struct mw_tls_ctx *ctx, const char *name, uint16_t port,
 	X509 *leaf = NULL;
 	EVP_PKEY *key = NULL;
 	SSL_CTX *cc;
-	SSL_SESSION *sess;
-	unsigned char ip[16];
 	char pinhex[17] = "-";
 	size_t slot;
-	bool is_ip;
 	int r;
 
+	if (strlen(name) > MW_TLS_NAME_MAX)
+		return -ENAMETOOLONG;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->ctx = ctx;
+	snprintf(t->name, sizeof(t->name), "%s", name);
 	if (verify)
 		t->verify = *verify;
-	is_ip = inet_pton_any(name, ip);
 	r = ca_mint(ctx->ca, name, &leaf, &key);
 	if (r < 0)
 		return r;
@@ -349,23 +377,30 @@ int tls_intercept_new(struct mw_tls_ctx *ctx, const char *name, uint16_t port,
 	for (size_t i = 0; i < 8 && t->verify.has_pin; i++)
 		snprintf(pinhex + 2 * i, sizeof(pinhex) - 2 * i, "%02x", t->verify.pin[i]);
 	snprintf(t->key, sizeof(t->key), "%s:%u/%zu/%s", name, port, slot, pinhex);
-	r = leg_init(&t->up, cc);
+	t->up_ctx = cc;
+	r = up_init(t);
 	if (r < 0)
 		return r;
-	SSL_set_connect_state(t->up.ssl);
-	SSL_set_ex_data(t->up.ssl, ex_index, t);
-	if ((!is_ip && SSL_set_tlsext_host_name(t->up.ssl, name) != 1) ||
-	    SSL_set1_host(t->up.ssl, name) != 1)
-		return -EINVAL;
-	SSL_set_hostflags(t->up.ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	sess = session_get(ctx, t->key);
-	if (sess) {
-		SSL_set_session(t->up.ssl, sess);
-		SSL_SESSION_free(sess);
-	}
-	ERR_clear_error();
 	*ret = TAKE_PTR(t);
 	return 0;
+}
+
+int tls_upstream_restart(struct mw_tls *t, struct mw_bytes *to_upstream)
+{
+	int r;
+
+	if (t->up.failed)
+		return -EPROTO;
+	/* the old connection ended without close_notify, maybe: its session stays resumable */
+	if (t->up.ready)
+		SSL_set_shutdown(t->up.ssl, SSL_SENT_SHUTDOWN);
+	leg_free(&t->up);
+	memset(&t->up, 0, sizeof(t->up));
+	t->subject[0] = t->fingerprint[0] = 0;
+	r = up_init(t);
+	if (r < 0)
+		return r;
+	return tls_upstream_start(t, to_upstream);
 }
 
 static int fail(struct mw_tls *t, struct leg *l, const char *fmt, ...) _printf_(3, 4);

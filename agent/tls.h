@@ -33,6 +33,7 @@ struct mw_ca;
 #define MW_TLS_CLIENT_CTX_MAX 64      /* distinct upstream trust settings (ca_file) */
 #define MW_TLS_PIN_LEN 32	      /* SHA-256 of a DER SubjectPublicKeyInfo */
 #define MW_TLS_ERROR_MAX 256
+#define MW_TLS_NAME_MAX 255 /* a DNS name or an IP literal */
 #define MW_TLS_PENDING_MAX (8u * 1024 * 1024 + 64 * 1024) /* plaintext held before a handshake */
 
 /* Shared by every flow: the server context with the CA, the client contexts, the session
@@ -65,6 +66,13 @@ static inline void tls_freep(struct mw_tls **t)
 /* Start the upstream handshake: its ClientHello is appended to to_upstream.  Call once, as
  * soon as the engine exists (the upstream leg need not wait for the client leg). */
 int tls_upstream_start(struct mw_tls *t, struct mw_bytes *to_upstream);
+
+/* The upstream connection ended (while a request was held) and a new one is being made: a
+ * new upstream leg, same name, port and verification, offering the cached session; its
+ * ClientHello is appended to to_upstream.  Plaintext given to it before its handshake is
+ * complete is held as at the start.  The gateway's leg is untouched.  -EPROTO once the
+ * upstream leg has failed. */
+int tls_upstream_restart(struct mw_tls *t, struct mw_bytes *to_upstream);
 
 /* Ciphertext read from the gateway: handshake replies go to to_client, decrypted bytes to
  * plain (the checkpoint's input). */

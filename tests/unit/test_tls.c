@@ -312,6 +312,66 @@ static void test_intercept_passes_plaintext(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* The upstream connection ends (a request was held meanwhile): a new upstream leg, resumed
+ * from the cached session and verified as before, carries the next request; the gateway's
+ * leg goes on unchanged. */
+static void test_upstream_restart(void **state)
+{
+	struct mw_tls_verify v = { .ca_file = F.upca_file };
+	struct run x;
+	X509 *leaf;
+	EVP_PKEY *key;
+	SSL_CTX *sctx;
+	char fp[MW_CA_FINGERPRINT_MAX];
+
+	leaf_make(NAME, -60, 3600, &leaf, &key);
+	sctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_use_certificate(sctx, leaf);
+	SSL_CTX_use_PrivateKey(sctx, key);
+	run_start(&x, leaf, key, &v, NULL, sctx);
+	assert_int_equal(run_handshake(&x), 0);
+	SSL_SESSION_free(roundtrip(&x));
+	/* the upstream goes away; a new connection, a new server-side SSL */
+	SSL_set_shutdown(x.srv.ssl, SSL_SENT_SHUTDOWN);
+	SSL_free(x.srv.ssl);
+	bytes_consume(&x.to_up, x.to_up.len);
+	peer_init(&x.srv, sctx);
+	SSL_set_accept_state(x.srv.ssl);
+	assert_int_equal(tls_upstream_restart(x.t, &x.to_up), 0);
+	assert_false(tls_upstream_ready(x.t));
+	assert_true(x.to_up.len > 0); /* a new ClientHello */
+	for (int i = 0; i < 5 && !tls_upstream_ready(x.t); i++)
+		assert_int_equal(run_step(&x), 0);
+	assert_true(tls_upstream_ready(x.t));
+	assert_true(tls_upstream_resumed(x.t));
+	assert_true(tls_client_ready(x.t));
+	SSL_SESSION_free(roundtrip(&x));
+	run_end(&x);
+
+	/* an upstream that no longer resumes: a full handshake, verified again */
+	run_start(&x, leaf, key, &v, NULL, NULL);
+	assert_int_equal(run_handshake(&x), 0);
+	SSL_free(x.srv.ssl);
+	/* the upstream no longer resumes anything */
+	SSL_CTX_set_session_cache_mode(x.sctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(x.sctx, SSL_OP_NO_TICKET);
+	peer_init(&x.srv, x.sctx);
+	SSL_set_accept_state(x.srv.ssl);
+	bytes_consume(&x.to_up, x.to_up.len);
+	assert_int_equal(tls_upstream_restart(x.t, &x.to_up), 0);
+	for (int i = 0; i < 5 && !tls_upstream_ready(x.t); i++)
+		assert_int_equal(run_step(&x), 0);
+	assert_true(tls_upstream_ready(x.t));
+	assert_false(tls_upstream_resumed(x.t));
+	ca_fingerprint(leaf, fp, sizeof(fp));
+	assert_string_equal(tls_upstream_fingerprint(x.t), fp);
+	SSL_SESSION_free(roundtrip(&x));
+	run_end(&x);
+	SSL_CTX_free(sctx);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+}
+
 /* A request sent before the upstream handshake is done is held, then delivered. */
 static void test_held_until_ready(void **state)
 {
@@ -484,6 +544,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_intercept_passes_plaintext),
 		cmocka_unit_test(test_held_until_ready),
+		cmocka_unit_test(test_upstream_restart),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_pin_accepted),
 		cmocka_unit_test(test_tickets_for_each_flow),
