@@ -41,7 +41,7 @@ struct mw_flow_tls_info {
 	char alpn[128];			/* offered by the gateway, comma-separated */
 	char offered[16];		/* the highest version the gateway offered */
 	char version[16];		/* negotiated with the upstream ("TLSv1.3") */
-	char cipher[48];		/* pass: the suite the server chose ("0x1301") */
+	char cipher[48];		/* the suite the upstream chose ("0x1301") */
 	char server_alpn[MW_TLS_ALPN_NAME_MAX + 1];
 	char subject[MW_TLS_SUBJECT_MAX];	  /* the upstream leaf's, "" when not visible */
 	char fingerprint[MW_TLS_FINGERPRINT_MAX]; /* SHA-256, "" when not visible */

@@ -194,6 +194,8 @@ static void tls_facts(struct mw_flow *f)
 		snprintf(ti->fingerprint, sizeof(ti->fingerprint), "%s",
 			 tls_upstream_fingerprint(f->tls));
 		snprintf(ti->cert_source, sizeof(ti->cert_source), "handshake");
+		snprintf(ti->cipher, sizeof(ti->cipher), "0x%04x", tls_upstream_cipher(f->tls));
+		tls_upstream_alpn(f->tls, ti->server_alpn, sizeof(ti->server_alpn));
 		ti->resumed_upstream = tls_upstream_resumed(f->tls);
 	}
 	if (tls_client_ready(f->tls))

@@ -671,6 +671,23 @@ const char *tls_upstream_version(const struct mw_tls *t)
 	return t->up.ready ? SSL_get_version(t->up.ssl) : "";
 }
 
+uint16_t tls_upstream_cipher(const struct mw_tls *t)
+{
+	const SSL_CIPHER *c = t->up.ready ? SSL_get_current_cipher(t->up.ssl) : NULL;
+
+	return c ? SSL_CIPHER_get_protocol_id(c) : 0;
+}
+
+void tls_upstream_alpn(const struct mw_tls *t, char *buf, size_t size)
+{
+	const unsigned char *p = NULL;
+	unsigned n = 0;
+
+	if (t->up.ready)
+		SSL_get0_alpn_selected(t->up.ssl, &p, &n);
+	snprintf(buf, size, "%.*s", (int)n, p ? (const char *)p : "");
+}
+
 const char *tls_upstream_subject(const struct mw_tls *t)
 {
 	return t->subject;

@@ -106,6 +106,10 @@ const char *tls_error(const struct mw_tls *t);
 const char *tls_client_version(const struct mw_tls *t);
 const char *tls_upstream_version(const struct mw_tls *t);
 const char *tls_upstream_subject(const struct mw_tls *t);
+/* The upstream leg's suite as its IANA number (0x1301), 0 before the handshake; the ALPN
+ * protocol the upstream chose, "" when none. */
+uint16_t tls_upstream_cipher(const struct mw_tls *t);
+void tls_upstream_alpn(const struct mw_tls *t, char *buf, size_t size);
 const char *tls_upstream_fingerprint(const struct mw_tls *t);
 
 /* "AB:CD:.." (32 bytes) from hex with or without colons, or "sha256/BASE64" (HPKP style). */

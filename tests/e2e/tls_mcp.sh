@@ -122,6 +122,7 @@ check_match "the TLS 1.3 pass flow's close event carries the probed fingerprint"
 check_eq "the upstream saw one probe connection besides the flows" 3 "$(grep -c '^tls connection [0-9]* resumed' up2.log)"
 check_eq "the pass flow records the server's version" true "$(jq '[.flows[] | select(.tls.mode == "pass" and (.tls.version | startswith("TLSv")))] | length >= 1' <<<"$flows")"
 check_eq "intercepted flows name the credential, by name" true "$(jq '[.flows[] | select(.tls.mode == "intercept" and .tls.credential == "mcp-upstream" and (.tls.fingerprint | length) > 60)] | length >= 1' <<<"$flows")"
+check_eq "intercepted flows record the upstream leg's suite (TLS 1.3: 0x13xx)" true "$(jq '[.flows[] | select(.tls.mode == "intercept" and (.tls.cipher | test("^0x13[0-9a-f]{2}$")))] | length >= 1' <<<"$flows")"
 check_match "the close event names the credential" "MCPW_CREDENTIAL=mcp-upstream|credential injected" "$(cat "$T_DIR/agent.log")"
 "$BUILD/mcpwarden-replay" --dir "$T_DIR/state/journal" export --format jsonl >export.jsonl 2>&1
 if [ -s export.jsonl ]; then ok "the session journal exports"; else not_ok "journal export" "$(head -3 export.jsonl)"; fi
