@@ -87,12 +87,12 @@ void flow_free(struct mw_flow *f)
 	f->tenv = tls_env_unref(f->tenv);
 }
 
-static void flow_unlink(struct mw_flows *fl, struct mw_flow *f)
+static void flow_list_unlink(struct mw_flow **head, struct mw_flow *f)
 {
 	if (f->prev)
 		f->prev->next = f->next;
 	else
-		fl->head = f->next;
+		*head = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
 	f->prev = f->next = NULL;
@@ -120,12 +120,17 @@ void flow_close(struct mw_flow *f, const char *reason)
 	f->state = MW_FLOW_CLOSED;
 	f->end_mono = mw_now_mono_usec();
 	flow_free(f);
-	flow_unlink(fl, f);
+	flow_list_unlink(&fl->head, f);
 	fl->counters.active--;
 	if (!relayed && strcmp(f->reason, "closed") != 0)
 		fl->counters.failed++;
+	if (f->probe_wait && fl->n_closing >= MW_FLOWS_CLOSING_MAX) {
+		tls_probe_cancel(f->probe_wait); /* reported without the certificate */
+		f->probe_wait = NULL;
+	}
 	if (f->probe_wait) { /* its certificate comes within the probe's timeout */
 		f->close_deferred = true;
+		fl->n_closing++;
 		f->next = fl->closing;
 		if (fl->closing)
 			fl->closing->prev = f;
@@ -140,13 +145,8 @@ void flow_close_report(struct mw_flow *f)
 	struct mw_flows *fl = f->owner;
 
 	if (f->close_deferred) {
-		if (f->prev)
-			f->prev->next = f->next;
-		else
-			fl->closing = f->next;
-		if (f->next)
-			f->next->prev = f->prev;
-		f->prev = f->next = NULL;
+		flow_list_unlink(&fl->closing, f);
+		fl->n_closing--;
 		f->close_deferred = false;
 	}
 	if (fl->ops.closed)

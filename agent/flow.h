@@ -21,6 +21,8 @@
 #include "tls_server.h"
 
 #define MW_FLOWS_RECENT 256 /* closed flows remembered for `mcpwarden flows --all` */
+/* closed pass flows whose report waits for a certificate probe; past it, reported at once */
+#define MW_FLOWS_CLOSING_MAX 256
 #define MW_SNIFF_BYTES 64   /* first client bytes kept on the flow */
 #define MW_MAX_LISTEN_FDS 48 /* config: 8 listen addresses + 16 inbound ports x 2 families */
 #define MW_FLOW_CRED_WAIT_USEC (10 * 1000000ULL) /* a request waits this long for an OAuth token */

@@ -40,6 +40,7 @@ struct mw_flows {
 	struct mw_tls_probe *probe; /* made on first use */
 	struct mw_tls_minter *minter; /* made on first use */
 	struct mw_flow *closing;    /* closed, the report waiting for a probe */
+	unsigned n_closing;	    /* at most MW_FLOWS_CLOSING_MAX */
 	struct mw_journal *journal;
 	struct mw_flow_counters counters;
 };
@@ -61,13 +62,6 @@ static inline size_t buf_room(struct mw_relay_buf *b)
 		b->start = 0;
 	}
 	return b->cap - b->end;
-}
-
-static inline void bytes_wipe(struct mw_bytes *b)
-{
-	if (b->data)
-		explicit_bzero(b->data, b->cap);
-	bytes_free(b);
 }
 
 static inline void set_abortive(int fd)

@@ -80,6 +80,13 @@ void bytes_free(struct mw_bytes *b)
 	*b = (struct mw_bytes){};
 }
 
+void bytes_wipe(struct mw_bytes *b)
+{
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
+	bytes_free(b);
+}
+
 static void copy_field(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");

@@ -195,6 +195,7 @@ struct mw_bytes {
 int bytes_append(struct mw_bytes *b, const void *p, size_t n);
 void bytes_consume(struct mw_bytes *b, size_t n);
 void bytes_free(struct mw_bytes *b);
+void bytes_wipe(struct mw_bytes *b); /* bytes_free() after zeroing: plaintext, secrets */
 
 #define MW_INSPECT_MAX_REQUEST (8u * 1024 * 1024 + 64 * 1024) /* held bytes of one request */
 #define MW_INSPECT_MAX_RESPONSE (8u << 20) /* a response body held whole (JSON, SSE with length) */

@@ -290,7 +290,7 @@ static int leg_init(struct leg *l, SSL_CTX *c)
 static void leg_free(struct leg *l)
 {
 	SSL_free(l->ssl);
-	bytes_free(&l->pending);
+	bytes_wipe(&l->pending); /* plaintext, with an injected credential */
 }
 
 struct mw_tls *tls_free(struct mw_tls *t)
@@ -504,7 +504,10 @@ static int leg_pump(struct mw_tls *t, struct leg *l, bool upstream, struct mw_by
 			SSL_SESSION *s = SSL_get1_session(l->ssl);
 
 			/* TLS 1.2 sessions exist now; 1.3 ones arrive as tickets (session_new_cb) */
-			if (s && SSL_version(l->ssl) < TLS1_3_VERSION && SSL_SESSION_is_resumable(s))
+			/* not a resumed one: it came from the pool, whose last TLS 1.2 session is
+			 * handed out as copies (reusable); putting it back fills the pool with copies */
+			if (s && SSL_version(l->ssl) < TLS1_3_VERSION && !SSL_session_reused(l->ssl) &&
+			    SSL_SESSION_is_resumable(s))
 				session_put(t->ctx, t->key, s);
 			else
 				SSL_SESSION_free(s);
@@ -514,7 +517,7 @@ static int leg_pump(struct mw_tls *t, struct leg *l, bool upstream, struct mw_by
 			if (r <= 0)
 				return fail(t, l, "%s write: %s", upstream ? "upstream" : "client",
 					    ssl_reason());
-			bytes_free(&l->pending);
+			bytes_wipe(&l->pending);
 		}
 	}
 	for (;;) {

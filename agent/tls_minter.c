@@ -164,15 +164,29 @@ static bool job_is(const struct mint_job *j, const struct mw_tls_env *env, const
 }
 
 /* under lock */
-static bool pending_locked(struct mw_tls_minter *m, const struct mw_tls_env *env,
-			   const char *name)
+static bool job_listed(const struct mint_job *list, const struct mw_tls_env *env,
+		       const char *name)
 {
-	if (job_is(m->busy, env, name))
-		return true;
-	for (struct mint_job *j = m->todo; j; j = j->next)
+	for (const struct mint_job *j = list; j; j = j->next)
 		if (job_is(j, env, name))
 			return true;
 	return false;
+}
+
+static bool pending_locked(struct mw_tls_minter *m, const struct mw_tls_env *env,
+			   const char *name)
+{
+	return job_is(m->busy, env, name) || job_listed(m->todo, env, name);
+}
+
+unsigned tls_minter_jobs(struct mw_tls_minter *m)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->count;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 bool tls_minter_pending(struct mw_tls_minter *m, const struct mw_tls_env *env, const char *name)
@@ -194,9 +208,9 @@ int tls_minter_submit(struct mw_tls_minter *m, struct mw_tls_env *env, const cha
 	if (strlen(name) > MW_TLS_SNI_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	if (pending_locked(m, env, name)) {
+	if (pending_locked(m, env, name) || job_listed(m->done, env, name)) {
 		pthread_mutex_unlock(&m->lock);
-		return 0;
+		return 0; /* queued, being minted, or minted and not yet collected by the loop */
 	}
 	if (m->count >= MW_TLS_MINT_QUEUE_MAX) {
 		pthread_mutex_unlock(&m->lock);

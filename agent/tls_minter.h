@@ -27,5 +27,7 @@ struct mw_tls_minter *tls_minter_free(struct mw_tls_minter *m);
 /* Queue name for env's CA: 0 queued (now or already), -EBUSY the queue is full,
  * -ENOKEY env has no CA. */
 int tls_minter_submit(struct mw_tls_minter *m, struct mw_tls_env *env, const char *name);
+/* Jobs submitted and not yet collected by the loop (queued, being minted or minted). */
+unsigned tls_minter_jobs(struct mw_tls_minter *m);
 /* Whether name is queued or being minted for env's CA. */
 bool tls_minter_pending(struct mw_tls_minter *m, const struct mw_tls_env *env, const char *name);

@@ -21,7 +21,8 @@
 #define PROBE_KEY_MAX (INET6_ADDRSTRLEN + 8 + MW_TLS_SNI_MAX + 2)
 
 struct mw_tls_probe_wait {
-	struct probe_entry *entry;
+	struct probe_entry *entry; /* NULL while its entry answers it (entry_finish) */
+	bool cancelled;		   /* cancelled then: freed by entry_finish, not called */
 	void (*done)(void *userdata, const struct mw_tls_probe_result *r);
 	void *userdata;
 	struct mw_tls_probe_wait *next;
@@ -57,13 +58,13 @@ int tls_probe_new(sd_event *event, struct mw_tls_probe **ret)
 		return -ENOMEM;
 	p->event = event;
 	p->entries = calloc(MW_TLS_PROBE_CACHE_MAX, sizeof(*p->entries));
+	for (size_t i = 0; p->entries && i < MW_TLS_PROBE_CACHE_MAX; i++)
+		p->entries[i].fd = -1; /* before any failure: tls_probe_free() closes fds >= 0 */
 	p->ctx = SSL_CTX_new(TLS_client_method());
 	if (!p->entries || !p->ctx) {
 		tls_probe_free(p);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < MW_TLS_PROBE_CACHE_MAX; i++)
-		p->entries[i].fd = -1;
 	SSL_CTX_set_min_proto_version(p->ctx, TLS1_2_VERSION);
 	/* the certificate is read, never trusted: verification is recorded, not enforced */
 	SSL_CTX_set_verify(p->ctx, SSL_VERIFY_NONE, NULL);
@@ -124,14 +125,24 @@ static void entry_finish(struct probe_entry *e)
 {
 	uint64_t now = mw_now_mono_usec();
 
+	struct mw_tls_probe_wait *w = e->waits;
+	struct mw_tls_probe_result result;
+
 	entry_stop(e);
 	e->expires = now + (e->result.error ? MW_TLS_PROBE_FAIL_TTL_USEC : MW_TLS_PROBE_TTL_USEC);
-	while (e->waits) {
-		struct mw_tls_probe_wait *w = e->waits;
+	/* detached and copied first: a waiter's callback may start or cancel probes, and so
+	 * reuse this entry */
+	e->waits = NULL;
+	result = e->result;
+	for (struct mw_tls_probe_wait *x = w; x; x = x->next)
+		x->entry = NULL;
+	while (w) {
+		struct mw_tls_probe_wait *next = w->next;
 
-		e->waits = w->next;
-		w->done(w->userdata, &e->result);
+		if (!w->cancelled)
+			w->done(w->userdata, &result);
 		free(w);
+		w = next;
 	}
 }
 
@@ -368,6 +379,10 @@ void tls_probe_cancel(struct mw_tls_probe_wait *w)
 
 	if (!w)
 		return;
+	if (!w->entry) { /* being answered: entry_finish frees it */
+		w->cancelled = true;
+		return;
+	}
 	for (pp = &w->entry->waits; *pp; pp = &(*pp)->next)
 		if (*pp == w) {
 			*pp = w->next;

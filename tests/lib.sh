@@ -6,7 +6,8 @@
 #
 # The helpers, each documented where it is defined:
 #   TAP          ok, not_ok, check_eq, check_match, check_cmd, skip_all, t_note
-#   the test     t_begin, t_on_end, run_in, spawn_in, wait_port, check_listens_only, ip_octets
+#   the test     t_begin, t_on_end, run_in, spawn_in, wait_port, wait_grep, check_listens_only,
+#                ip_octets, test_ca, test_leaf
 #   the agent    agent_config, gw_agent_config, idp_identity, start_agent, agent_wait_up, mw,
 #                start_journald, start_private_journald, start_agent_journald, journal_ctl
 #   peers        peers_install, start_idp, need_idp, idp_token, start_everything
@@ -169,6 +170,39 @@ spawn_in() {
 		"$cg" "$@" >"$log" 2>&1 &
 	SPAWNED=$!
 	T_PIDS+=("$SPAWNED")
+}
+
+# test_ca NAME CN: a test CA in the current dir, NAME.key and NAME.crt (EC P-256, 2 days);
+# openssl's output goes to openssl.log.  1 on failure.
+test_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
+		-out "$1.crt" -subj "/CN=$2" -days 2 >>openssl.log 2>&1
+}
+
+# test_leaf NAME CA DAYS SAN [KEY]: NAME.crt for subjectAltName SAN ("DNS:a.test,IP:127.0.0.1",
+# CN the first name), serverAuth, signed by CA (test_ca) for DAYS (negative: expired); the key
+# is KEY.key when given, else a new NAME.key.  1 on failure.
+test_leaf() {
+	local name=$1 ca=$2 days=$3 san=$4 key=${5:-$1} cn=${4%%,*}
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >"$name.ext"
+	if [ -e "$key.key" ]; then
+		openssl req -new -key "$key.key" -out "$name.csr" -subj "/CN=${cn#*:}"
+	else
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$key.key" \
+			-out "$name.csr" -subj "/CN=${cn#*:}"
+	fi >>openssl.log 2>&1 &&
+		openssl x509 -req -in "$name.csr" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial \
+			-days "$days" -extfile "$name.ext" -out "$name.crt" >>openssl.log 2>&1
+}
+
+# wait_grep PATTERN FILE [TENTHS]: until FILE has a line matching the extended regex PATTERN
+# (default 10 s); 1 when it never does.
+wait_grep() {
+	for _ in $(seq "${3:-100}"); do
+		grep -qE -- "$1" "$2" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # wait_port PORT [HOST]: until something listens in the test's netns (10 s).

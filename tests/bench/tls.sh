@@ -44,14 +44,7 @@ OTHER_CPUS=${OTHER_CPUS:-$(seq 0 $(($(nproc) - 1)) | grep -vx "$AGENT_CPU" | pas
 cd "$T_DIR" || exit 1
 
 # --- the bench CA, the upstream's leaf, the token, mcpwarden's CA ---------------------------
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-{
-	openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=bench CA" -days 2 &&
-		printf 'subjectAltName=DNS:mcp.test\nextendedKeyUsage=serverAuth\n' >leaf.ext &&
-		openssl req "${ec[@]}" -keyout up.key -out up.csr -subj /CN=mcp.test &&
-		openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days 1 \
-			-extfile leaf.ext -out up.crt
-} >openssl.log 2>&1 || fail "openssl: $(tail -3 openssl.log)"
+{ test_ca upca "bench CA" && test_leaf up upca 1 DNS:mcp.test; } || fail "openssl: $(tail -3 openssl.log)"
 printf 'benchtoken\n' >token
 chmod 644 token
 mkdir -p state && "$BUILD/mcpwarden" ca init --dir "$T_DIR/state/ca" >/dev/null 2>&1 ||

@@ -17,11 +17,8 @@ PEERS="$T_ROOT/tests/e2e/peers"
 COUNT=${COUNT:-20000}
 MWB="$BUILD/bench/mwbench"
 cd "$T_DIR" || exit 1
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=stall CA" -days 2 >openssl.log 2>&1
-printf 'subjectAltName=DNS:*.mint.test\nextendedKeyUsage=serverAuth\n' >leaf.ext
-openssl req "${ec[@]}" -keyout up.key -out up.csr -subj /CN=mint.test >>openssl.log 2>&1
-openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days 1 -extfile leaf.ext -out up.crt >>openssl.log 2>&1
+test_ca upca "stall CA"
+test_leaf up upca 1 "DNS:*.mint.test"
 mkdir -p state && "$BUILD/mcpwarden" ca init --dir "$T_DIR/state/ca" >/dev/null 2>&1
 cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports": [9000, 9443]}]},
   "enroll": [{"cgroup": "'"$T_CG/gw"'"}], "journal": {"mode": "off"},

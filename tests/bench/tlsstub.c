@@ -26,6 +26,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "bench_http.h"
+
 #define STUB_THREADS_MAX 256
 #define STUB_REQ_MAX (64 * 1024) /* request head + body */
 #define STUB_TOKEN_MAX 4096
@@ -118,18 +120,15 @@ static void stub_serve(int fd)
 		atomic_fetch_add(&n_resumed, 1);
 	for (;;) {
 		char *end;
-		const char *cl;
-		size_t clen = 0, hlen, flen;
+		size_t clen = 0, hlen;
 		int r;
 
 		buf[len] = 0;
 		end = strstr(buf, "\r\n\r\n");
 		if (end) {
 			hlen = (size_t)(end - buf) + 4;
-			cl = stub_field(buf, "content-length", &flen);
-			if (cl)
-				clen = strtoul(cl, NULL, 10);
-			if (hlen + clen > STUB_REQ_MAX)
+			r = bench_content_length(buf, hlen, STUB_REQ_MAX - hlen, &clen);
+			if (r == -EBADMSG)
 				break;
 			if (len >= hlen + clen) {
 				char save = buf[hlen + clen];

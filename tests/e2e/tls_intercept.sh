@@ -15,15 +15,9 @@ RELAY="$BUILD/tests/tlsrelay"
 cd "$T_DIR" || exit 1
 
 # --- certificates: the upstream's test CA, a good leaf, an expired one -------------------------
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=upstream test CA" \
-	-days 2 >openssl.log 2>&1
-printf 'subjectAltName=DNS:upstream.test\nextendedKeyUsage=serverAuth\n' >leaf.ext
-openssl req "${ec[@]}" -keyout up.key -out up.csr -subj /CN=upstream.test >>openssl.log 2>&1
-openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days 1 \
-	-extfile leaf.ext -out up.crt >>openssl.log 2>&1
-openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days -1 \
-	-extfile leaf.ext -out expired.crt >>openssl.log 2>&1
+test_ca upca "upstream test CA"
+test_leaf up upca 1 DNS:upstream.test
+test_leaf expired upca -1 DNS:upstream.test up
 check_cmd "mcpwarden ca init" "$BUILD/mcpwarden" ca init --dir "$T_DIR/ca"
 "$BUILD/mcpwarden" ca show --dir "$T_DIR/ca" >mwca.pem 2>show.err
 check_cmd "ca show prints the CA certificate" cmp -s mwca.pem "$T_DIR/ca/ca.crt"

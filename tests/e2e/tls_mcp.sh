@@ -12,12 +12,9 @@ t_begin
 command -v openssl >/dev/null || skip_all "no openssl command"
 PEERS="$T_ROOT/tests/e2e/peers"
 cd "$T_DIR" || exit 1
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=upstream test CA" -days 2 >openssl.log 2>&1
-printf 'subjectAltName=DNS:mcp.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >leaf.ext
-openssl req "${ec[@]}" -keyout up.key -out up.csr -subj /CN=mcp.test >>openssl.log 2>&1
-openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days 1 -extfile leaf.ext -out up.crt >>openssl.log 2>&1
-openssl x509 -req -in up.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days -1 -extfile leaf.ext -out expired.crt >>openssl.log 2>&1
+test_ca upca "upstream test CA"
+test_leaf up upca 1 DNS:mcp.test,IP:127.0.0.1
+test_leaf expired upca -1 DNS:mcp.test,IP:127.0.0.1 up
 TOKEN="tok-$(openssl rand -hex 16)"
 printf '%s\n' "$TOKEN" >"$T_DIR/upstream.token"
 mkdir -p "$T_DIR/state"
@@ -74,7 +71,7 @@ check_match "an unlisted host over TLS 1.2 passes too" "no or wrong token" "$out
 out=$(call 9445 echo)
 check_match "an expired upstream certificate: the gateway gets 502 with the reason" \
 	"refused the upstream: upstream certificate: certificate has expired" "$out"
-sleep 0.5
+wait_grep "refused: upstream certificate: certificate has expired" "$T_DIR/agent.log"
 check_match "journald text names the reason" "refused: upstream certificate: certificate has expired" "$(cat "$T_DIR/agent.log")"
 
 # upstream closed during a hold: one curl, one connection: an allowed call, then one held for
@@ -95,7 +92,8 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check_match "a call after an allowed one on the same connection is held for review" '^[0-9A-Z]{8}$' "$hid"
-sleep 1.5
+wait_grep "tls connection 1 closed" up4.log
+sleep 0.2 # the agent reads the upstream's close on its event loop
 check_match "  ... the upstream closed its idle connection during the hold" "tls connection 1 closed" "$(cat up4.log)"
 out=$(runuser -u nobody -- "$BUILD/mcpwarden" --socket "$(MW_SOCK)" approve "$hid" 2>&1)
 check_match "  ... approved" "$hid +approved" "$out"

@@ -28,15 +28,9 @@ GW_TLS=18951 GW_PLAIN=18952 GW_WRONG=18953 GW_EXPIRED=18954 GW_UNKNOWN=18955
 IDP=18960
 
 # --- certificates: the upstream's test CA, an unknown CA, and four leaves -------------------
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=upstream test CA" -days 2 >openssl.log 2>&1
-openssl req -x509 "${ec[@]}" -keyout rogue.key -out rogue.crt -subj "/CN=unknown test CA" -days 2 >>openssl.log 2>&1
-leaf() { # NAME CA DAYS: NAME.crt/NAME.key for DNS:NAME signed by CA
-	printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$1" >"$1.ext"
-	openssl req "${ec[@]}" -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" >>openssl.log 2>&1
-	openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -days "$3" \
-		-extfile "$1.ext" -out "$1.crt" >>openssl.log 2>&1
-}
+test_ca upca "upstream test CA"
+test_ca rogue "unknown test CA"
+leaf() { test_leaf "$1" "$2" "$3" "DNS:$1"; } # NAME CA DAYS: NAME.crt/NAME.key for DNS:NAME
 leaf mcp.test upca 1
 leaf other.test upca 1      # served as wrongname.test
 leaf expired.test upca -1

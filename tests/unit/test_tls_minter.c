@@ -68,6 +68,7 @@ static void test_minted_off_the_loop(void **state)
 	assert_int_equal(tls_minter_submit(m, e, "a.minter.test"), 0);
 	assert_int_equal(tls_minter_submit(m, e, "a.minter.test"), 0); /* queued once */
 	assert_int_equal(tls_minter_submit(m, e, "10.1.2.3"), 0);
+	assert_int_equal(tls_minter_jobs(m), 2); /* the loop has not run: nothing collected */
 	run_while_pending(ev, m, e, "a.minter.test");
 	run_while_pending(ev, m, e, "10.1.2.3");
 	assert_true(ready_calls >= 1);
