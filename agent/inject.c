@@ -20,6 +20,7 @@ struct mw_cred {
 	pthread_mutex_t lock;
 	char *field; /* the whole field line "Header: value\r\n", locked memory */
 	size_t field_len;
+	uint64_t expires_usec; /* CLOCK_MONOTONIC; 0: the value does not expire */
 	bool locked;
 };
 
@@ -72,6 +73,11 @@ static bool secret_valid(const char *v, size_t n)
 
 int cred_set_secret(struct mw_cred *c, const char *value, size_t len)
 {
+	return cred_set_token(c, value, len, 0);
+}
+
+int cred_set_token(struct mw_cred *c, const char *value, size_t len, uint64_t expires_usec)
+{
 	const char *prefix = c->spec.bearer ? "Bearer " : "";
 	size_t n;
 
@@ -83,8 +89,15 @@ int cred_set_secret(struct mw_cred *c, const char *value, size_t len)
 	memcpy(c->field + n, value, len);
 	memcpy(c->field + n + len, "\r\n", 2);
 	c->field_len = n + len + 2;
+	c->expires_usec = expires_usec;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+/* Under c->lock. */
+static bool held_usable(const struct mw_cred *c)
+{
+	return c->field_len > 0 && (!c->expires_usec || mw_now_mono_usec() < c->expires_usec);
 }
 
 int cred_load(const struct mw_cred_spec *spec, struct mw_cred **ret)
@@ -168,9 +181,14 @@ const struct mw_cred_spec *cred_spec(const struct mw_cred *c)
 	return &c->spec;
 }
 
-bool cred_ready(const struct mw_cred *c)
+bool cred_ready(struct mw_cred *c)
 {
-	return c->field_len > 0;
+	bool ready;
+
+	pthread_mutex_lock(&c->lock);
+	ready = held_usable(c);
+	pthread_mutex_unlock(&c->lock);
+	return ready;
 }
 
 static bool is_credential_field(const struct mw_cred *c, struct http1_str name)
@@ -210,7 +228,7 @@ int inject_rewrite_head(struct mw_cred *c, const struct http1_head *head, struct
 	}
 	if (add) {
 		pthread_mutex_lock(&c->lock);
-		if (c->field_len == 0)
+		if (!held_usable(c))
 			r = -EAGAIN;
 		else
 			r = bytes_append(out, c->field, c->field_len);

@@ -36,6 +36,7 @@ struct mw_cred_oauth {
 	char client_secret_file[4096];
 	char scope[MW_CRED_FIELD_MAX];
 	char audience[MW_CRED_FIELD_MAX];
+	char resource[MW_CRED_URL_MAX]; /* RFC 8707 resource indicator */
 };
 
 /* What the config says about one upstream's credential (no secret in it). */
@@ -61,13 +62,17 @@ static inline void cred_freep(struct mw_cred **c)
 }
 const char *cred_name(const struct mw_cred *c);
 const struct mw_cred_spec *cred_spec(const struct mw_cred *c);
-/* Replace the held value (oauth refresh).  Thread-safe with inject_rewrite_head(). */
+/* Replace the held value.  Thread-safe with inject_rewrite_head(). */
 int cred_set_secret(struct mw_cred *c, const char *value, size_t len);
-/* Whether a value is held (an oauth credential before its first token: no). */
-bool cred_ready(const struct mw_cred *c);
+/* The same for a value that is unusable from expires_usec on (CLOCK_MONOTONIC, as
+ * mw_now_mono_usec(); 0: never): an oauth token, set by its refresher. */
+int cred_set_token(struct mw_cred *c, const char *value, size_t len, uint64_t expires_usec);
+/* Whether a usable value is held (an oauth credential before its first token, or whose
+ * token expired without a refresh: no). */
+bool cred_ready(struct mw_cred *c);
 
 /* Rewrite a request head: the start line and every field but the credential fields
  * (Authorization and Proxy-Authorization, and the rule's header; Authorization is kept with
  * keep_caller_token), then the held credential, then the empty line, appended to out.
- * -EAGAIN when an oauth credential holds no token yet. */
+ * -EAGAIN when an oauth credential holds no token yet, or only an expired one. */
 int inject_rewrite_head(struct mw_cred *c, const struct http1_head *head, struct mw_bytes *out);
