@@ -48,24 +48,6 @@ static void reply_wipe(struct reply *r)
 	r->data = NULL;
 }
 
-static int read_client_secret(const char *path, char *buf, size_t size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n == size - 1)
-		return -EFBIG;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	return n > 0 ? 0 : -EINVAL;
-}
-
 static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char *k, const char *v)
 {
 	char *e;
@@ -88,7 +70,8 @@ static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char
 int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t err_size)
 {
 	const struct mw_cred_oauth *o = &cred_spec(c)->oauth;
-	char secret[4096], form[8192];
+	const char *secret = cred_client_secret(c);
+	char form[MW_OAUTH_FORM_MAX];
 	struct reply rep = {};
 	size_t flen = 0;
 	json_t *root = NULL;
@@ -100,17 +83,11 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 	CURLcode cc;
 	int r;
 
-	r = read_client_secret(o->client_secret_file, secret, sizeof(secret));
-	if (r < 0) {
-		snprintf(err, err_size, "cannot read client_secret_file '%s': %s",
-			 o->client_secret_file, strerror(-r));
-		return r;
-	}
+	if (!secret)
+		return -EINVAL;
 	curl = curl_easy_init();
-	if (!curl) {
-		explicit_bzero(secret, sizeof(secret));
+	if (!curl)
 		return -ENOMEM;
-	}
 	r = form_add(curl, form, sizeof(form), &flen, "grant_type", "client_credentials");
 	if (r == 0)
 		r = form_add(curl, form, sizeof(form), &flen, "client_id", o->client_id);
@@ -122,8 +99,8 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 		r = form_add(curl, form, sizeof(form), &flen, "audience", o->audience);
 	if (r == 0)
 		r = form_add(curl, form, sizeof(form), &flen, "resource", o->resource);
-	explicit_bzero(secret, sizeof(secret));
 	if (r < 0) {
+		explicit_bzero(form, sizeof(form));
 		snprintf(err, err_size, "token request too large");
 		goto out;
 	}

@@ -2,8 +2,8 @@
  * credential, fetched by the agent itself from the IdP's token endpoint over libcurl, on a
  * thread of their own so no flow waits on the IdP, held in the credential (inject.h) and
  * refreshed MW_OAUTH_REFRESH_MARGIN_SEC before expiry (half-way for short lifetimes).
- * The client secret is read from its file for each fetch and wiped after; neither it nor a
- * token is ever part of an error text. */
+ * The client secret is the credential's (read at load, inject.h); the request form holding
+ * it is wiped after each fetch; neither it nor a token is ever part of an error text. */
 #pragma once
 
 #include <stddef.h>
@@ -16,6 +16,7 @@
 #define MW_OAUTH_TIMEOUT_SEC 10		/* one fetch */
 #define MW_OAUTH_REPLY_MAX (64 * 1024)	/* a token response larger than this is refused */
 #define MW_OAUTH_ERROR_MAX 256
+#define MW_OAUTH_FORM_MAX 8192 /* the token request's body, the escaped client secret in it */
 #define MW_OAUTH_NO_LIFETIME_REFRESH_SEC 3600 /* a token the IdP gave no expires_in */
 #define MW_OAUTH_LIFETIME_MAX_SEC (366 * 86400LL) /* a longer expires_in counts as none */
 

@@ -164,9 +164,19 @@ static void test_refusals(void **state)
 	snprintf(spec.path, sizeof(spec.path), "%s/missing", dir);
 	assert_int_equal(cred_load(&spec, &c), -ENOENT);
 
+	/* oauth: the client secret is read at load, with the same refusals */
 	spec.kind = MW_CRED_OAUTH;
 	spec.bearer = true;
+	snprintf(spec.oauth.client_secret_file, sizeof(spec.oauth.client_secret_file), "%s/missing",
+		 dir);
+	assert_int_equal(cred_load(&spec, &c), -ENOENT);
+	write_file("oauth-crlf", "cs\r\nx", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), -EINVAL);
+	write_file("oauth-secret", "cs-1\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
 	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_string_equal(cred_client_secret(c), "cs-1");
 	assert_false(cred_ready(c));
 	assert_int_equal(rewrite(c, out, sizeof(out)), -EAGAIN);
 	assert_int_equal(cred_set_secret(c, "a\nb", 3), -EINVAL);
