@@ -14,12 +14,16 @@
 #include "util.h"
 
 #define CRED_FIELD_ROOM (MW_CRED_HEADER_MAX + 16 + MW_CRED_SECRET_MAX) /* "H: Bearer v\r\n" */
+#define CRED_CSECRET_ROOM (MW_CRED_SECRET_MAX + 2) /* an oauth client secret, NUL-terminated */
+#define CRED_MAP_SIZE (CRED_FIELD_ROOM + CRED_CSECRET_ROOM)
 
 struct mw_cred {
 	struct mw_cred_spec spec;
 	pthread_mutex_t lock;
 	char *field; /* the whole field line "Header: value\r\n", locked memory */
+	char *csecret; /* oauth: the client secret, NUL-terminated, in the same mapping */
 	size_t field_len;
+	uint64_t expires_usec; /* CLOCK_MONOTONIC; 0: the value does not expire */
 	bool locked;
 };
 
@@ -72,6 +76,11 @@ static bool secret_valid(const char *v, size_t n)
 
 int cred_set_secret(struct mw_cred *c, const char *value, size_t len)
 {
+	return cred_set_token(c, value, len, 0);
+}
+
+int cred_set_token(struct mw_cred *c, const char *value, size_t len, uint64_t expires_usec)
+{
 	const char *prefix = c->spec.bearer ? "Bearer " : "";
 	size_t n;
 
@@ -83,8 +92,15 @@ int cred_set_secret(struct mw_cred *c, const char *value, size_t len)
 	memcpy(c->field + n, value, len);
 	memcpy(c->field + n + len, "\r\n", 2);
 	c->field_len = n + len + 2;
+	c->expires_usec = expires_usec;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+/* Under c->lock. */
+static bool held_usable(const struct mw_cred *c)
+{
+	return c->field_len > 0 && (!c->expires_usec || mw_now_mono_usec() < c->expires_usec);
 }
 
 int cred_load(const struct mw_cred_spec *spec, struct mw_cred **ret)
@@ -104,16 +120,24 @@ int cred_load(const struct mw_cred_spec *spec, struct mw_cred **ret)
 	if (!c->spec.header[0])
 		snprintf(c->spec.header, sizeof(c->spec.header), "Authorization");
 	pthread_mutex_init(&c->lock, NULL);
-	c->field = mmap(NULL, CRED_FIELD_ROOM, PROT_READ | PROT_WRITE,
+	c->field = mmap(NULL, CRED_MAP_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->field == MAP_FAILED) {
 		c->field = NULL;
 		return -ENOMEM;
 	}
 	/* kept out of swap and core dumps where the limits allow; a failure is not fatal */
-	c->locked = mlock(c->field, CRED_FIELD_ROOM) == 0;
-	madvise(c->field, CRED_FIELD_ROOM, MADV_DONTDUMP);
+	c->locked = mlock(c->field, CRED_MAP_SIZE) == 0;
+	madvise(c->field, CRED_MAP_SIZE, MADV_DONTDUMP);
 	if (spec->kind == MW_CRED_OAUTH) {
+		/* read now (as root, at start or reload), like the static kinds' secrets */
+		c->csecret = c->field + CRED_FIELD_ROOM;
+		r = read_secret(spec->oauth.client_secret_file, c->csecret, CRED_CSECRET_ROOM, &len);
+		if (r == 0 && !secret_valid(c->csecret, len))
+			r = -EINVAL;
+		if (r < 0)
+			return r;
+		c->csecret[len] = '\0';
 		*ret = TAKE_PTR(c);
 		return 0;
 	}
@@ -148,10 +172,10 @@ struct mw_cred *cred_free(struct mw_cred *c)
 	if (!c)
 		return NULL;
 	if (c->field) {
-		explicit_bzero(c->field, CRED_FIELD_ROOM);
+		explicit_bzero(c->field, CRED_MAP_SIZE);
 		if (c->locked)
-			munlock(c->field, CRED_FIELD_ROOM);
-		munmap(c->field, CRED_FIELD_ROOM);
+			munlock(c->field, CRED_MAP_SIZE);
+		munmap(c->field, CRED_MAP_SIZE);
 	}
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -163,14 +187,24 @@ const char *cred_name(const struct mw_cred *c)
 	return c->spec.name;
 }
 
+const char *cred_client_secret(const struct mw_cred *c)
+{
+	return c->csecret;
+}
+
 const struct mw_cred_spec *cred_spec(const struct mw_cred *c)
 {
 	return &c->spec;
 }
 
-bool cred_ready(const struct mw_cred *c)
+bool cred_ready(struct mw_cred *c)
 {
-	return c->field_len > 0;
+	bool ready;
+
+	pthread_mutex_lock(&c->lock);
+	ready = held_usable(c);
+	pthread_mutex_unlock(&c->lock);
+	return ready;
 }
 
 static bool is_credential_field(const struct mw_cred *c, struct http1_str name)
@@ -210,7 +244,7 @@ int inject_rewrite_head(struct mw_cred *c, const struct http1_head *head, struct
 	}
 	if (add) {
 		pthread_mutex_lock(&c->lock);
-		if (c->field_len == 0)
+		if (!held_usable(c))
 			r = -EAGAIN;
 		else
 			r = bytes_append(out, c->field, c->field_len);

@@ -48,24 +48,6 @@ static void reply_wipe(struct reply *r)
 	r->data = NULL;
 }
 
-static int read_client_secret(const char *path, char *buf, size_t size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n == size - 1)
-		return -EFBIG;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	return n > 0 ? 0 : -EINVAL;
-}
-
 static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char *k, const char *v)
 {
 	char *e;
@@ -88,27 +70,24 @@ static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char
 int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t err_size)
 {
 	const struct mw_cred_oauth *o = &cred_spec(c)->oauth;
-	char secret[4096], form[8192];
+	const char *secret = cred_client_secret(c);
+	char form[MW_OAUTH_FORM_MAX];
 	struct reply rep = {};
 	size_t flen = 0;
 	json_t *root = NULL;
 	const char *tok, *type;
+	uint64_t t0 = mw_now_mono_usec();
+	json_int_t expires;
 	long status = 0;
 	CURL *curl;
 	CURLcode cc;
 	int r;
 
-	r = read_client_secret(o->client_secret_file, secret, sizeof(secret));
-	if (r < 0) {
-		snprintf(err, err_size, "cannot read client_secret_file '%s': %s",
-			 o->client_secret_file, strerror(-r));
-		return r;
-	}
+	if (!secret)
+		return -EINVAL;
 	curl = curl_easy_init();
-	if (!curl) {
-		explicit_bzero(secret, sizeof(secret));
+	if (!curl)
 		return -ENOMEM;
-	}
 	r = form_add(curl, form, sizeof(form), &flen, "grant_type", "client_credentials");
 	if (r == 0)
 		r = form_add(curl, form, sizeof(form), &flen, "client_id", o->client_id);
@@ -118,8 +97,10 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 		r = form_add(curl, form, sizeof(form), &flen, "scope", o->scope);
 	if (r == 0)
 		r = form_add(curl, form, sizeof(form), &flen, "audience", o->audience);
-	explicit_bzero(secret, sizeof(secret));
+	if (r == 0)
+		r = form_add(curl, form, sizeof(form), &flen, "resource", o->resource);
 	if (r < 0) {
+		explicit_bzero(form, sizeof(form));
 		snprintf(err, err_size, "token request too large");
 		goto out;
 	}
@@ -159,16 +140,18 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 		r = -EBADMSG;
 		goto out;
 	}
-	r = cred_set_secret(c, tok, strlen(tok));
+	expires = json_integer_value(json_object_get(root, "expires_in"));
+	if (!json_is_integer(json_object_get(root, "expires_in")) || expires <= 0 ||
+	    expires > MW_OAUTH_LIFETIME_MAX_SEC)
+		expires = 0;
+	/* the lifetime counts from the request, not the reply: never later than the IdP's */
+	r = cred_set_token(c, tok, strlen(tok), expires ? t0 + (uint64_t)expires * 1000000ULL : 0);
 	if (r < 0) {
 		snprintf(err, err_size, "token endpoint '%s': unusable access_token",
 			 o->token_endpoint);
 		goto out;
 	}
-	*ret_expires_in = json_is_integer(json_object_get(root, "expires_in")) &&
-					  json_integer_value(json_object_get(root, "expires_in")) > 0
-				  ? (uint64_t)json_integer_value(json_object_get(root, "expires_in"))
-				  : 0;
+	*ret_expires_in = (uint64_t)expires;
 	err[0] = '\0';
 out:
 	if (root) {
@@ -186,6 +169,8 @@ out:
 
 struct mw_oauth {
 	struct mw_cred *cred;
+	void (*report)(const struct mw_oauth_report *rep, void *userdata);
+	void *userdata;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -194,32 +179,59 @@ struct mw_oauth {
 	uint64_t fetches;
 };
 
+/* Seconds until the next fetch: MW_OAUTH_REFRESH_MARGIN_SEC before the token ends (half-way
+ * through short lifetimes); after a failure MW_OAUTH_RETRY_SEC. */
+static uint64_t next_fetch_sec(int r, uint64_t expires)
+{
+	if (r < 0)
+		return MW_OAUTH_RETRY_SEC;
+	if (expires == 0)
+		return MW_OAUTH_NO_LIFETIME_REFRESH_SEC;
+	if (expires > 2 * MW_OAUTH_REFRESH_MARGIN_SEC)
+		return expires - MW_OAUTH_REFRESH_MARGIN_SEC;
+	return expires / 2 ? expires / 2 : 1;
+}
+
 static void *refresher(void *arg)
 {
 	struct mw_oauth *o = arg;
+	unsigned failed = 0;
+	uint64_t valid_until = 0; /* CLOCK_MONOTONIC usec of the held token's end, 0: none */
 
 	pthread_mutex_lock(&o->lock);
 	while (!o->stop) {
 		char err[MW_OAUTH_ERROR_MAX] = "";
-		uint64_t expires = 0, wait;
+		struct mw_oauth_report rep = { .name = cred_name(o->cred), .error = err };
+		uint64_t expires = 0, now;
 		struct timespec ts;
 		int r;
 
 		pthread_mutex_unlock(&o->lock);
+		now = mw_now_mono_usec();
 		r = oauth_fetch(o->cred, &expires, err, sizeof(err));
+		rep.r = r;
+		rep.expires_in = expires;
+		rep.failed_before = failed;
+		if (r == 0) {
+			valid_until = expires ? now + expires * 1000000ULL : 0;
+			failed = 0;
+		} else {
+			failed++;
+			/* the held token (if any) stays in use until it ends; cred_ready() knows */
+			rep.held_expired = valid_until && mw_now_mono_usec() >= valid_until;
+			if (rep.held_expired)
+				valid_until = 0; /* said once */
+		}
 		pthread_mutex_lock(&o->lock);
 		snprintf(o->error, sizeof(o->error), "%s", r < 0 ? err : "");
-		o->fetches++;
-		if (r < 0)
-			wait = MW_OAUTH_RETRY_SEC;
-		else if (expires == 0)
-			wait = 3600;
-		else if (expires > 2 * MW_OAUTH_REFRESH_MARGIN_SEC)
-			wait = expires - MW_OAUTH_REFRESH_MARGIN_SEC;
-		else
-			wait = expires / 2 ? expires / 2 : 1;
+		rep.fetches = ++o->fetches;
+		if (o->report) {
+			pthread_mutex_unlock(&o->lock);
+			o->report(&rep, o->userdata);
+			pthread_mutex_lock(&o->lock);
+		}
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)wait;
+		ts.tv_sec += (time_t)next_fetch_sec(r, expires);
 		while (!o->stop && pthread_cond_timedwait(&o->cond, &o->lock, &ts) == 0)
 			;
 	}
@@ -227,7 +239,8 @@ static void *refresher(void *arg)
 	return NULL;
 }
 
-int oauth_start(struct mw_cred *c, struct mw_oauth **ret)
+int oauth_start(struct mw_cred *c, void (*report)(const struct mw_oauth_report *rep, void *userdata),
+		void *userdata, struct mw_oauth **ret)
 {
 	struct mw_oauth *o;
 	int r;
@@ -238,6 +251,8 @@ int oauth_start(struct mw_cred *c, struct mw_oauth **ret)
 	if (!o)
 		return -ENOMEM;
 	o->cred = c;
+	o->report = report;
+	o->userdata = userdata;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	r = pthread_create(&o->thread, NULL, refresher, o);

@@ -4,6 +4,7 @@
  * programs, attach them, bind the listeners), forks the privileged helper that enrolls
  * cgroups at run time, then drops every capability before it reads a byte from a flow. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -486,6 +487,34 @@ static void keep_restart_only(const struct mw_config *old, struct mw_config *c)
 	}
 }
 
+/* An OAuth refresher's fetch (inject_oauth.h), on its thread: each token fetched, the first
+ * failure of a run and every MW_OAUTH_FAILURE_LOG_EVERY-th after, and the end of the held
+ * token.  Names the credential and the endpoint's answer, never a secret or a token. */
+#define MW_OAUTH_FAILURE_LOG_EVERY 12 /* at MW_OAUTH_RETRY_SEC: once a minute */
+static void oauth_report(const struct mw_oauth_report *rep, void *userdata)
+{
+	struct mw_log_fields lf = {};
+
+	log_fields_add(&lf, "MCPW_CREDENTIAL", "%s", rep->name);
+	if (rep->r == 0) {
+		log_fields_add(&lf, "MCPW_DECISION", "%s", rep->fetches == 1 ? "fetched" : "refreshed");
+		log_fields_add(&lf, "MCPW_TTL", "%" PRIu64, rep->expires_in);
+		log_event(LOG_INFO, MW_MID_CREDENTIAL, &lf,
+			  "Upstream credential '%s': token %s, valid %" PRIu64 " s%s", rep->name,
+			  rep->fetches == 1 ? "fetched" : "refreshed", rep->expires_in,
+			  rep->failed_before ? " (after failed fetches)" : "");
+		return;
+	}
+	if (rep->failed_before % MW_OAUTH_FAILURE_LOG_EVERY != 0 && !rep->held_expired)
+		return;
+	log_fields_add(&lf, "MCPW_DECISION", "%s", rep->held_expired ? "expired" : "failed");
+	log_fields_add(&lf, "MCPW_REASON", "%s", rep->error);
+	log_event(LOG_ERR, MW_MID_CREDENTIAL, &lf,
+		  "Upstream credential '%s': token fetch failed (%u in a row)%s: %s", rep->name,
+		  rep->failed_before + 1,
+		  rep->held_expired ? ", no valid token held: requests get 503" : "", rep->error);
+}
+
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct mw_daemon *d = userdata;
@@ -525,7 +554,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	if (r == 0) /* the CA and secret files must be readable by the agent's user now */
 		r = tls_env_load(c, &tenv, &diag);
 	if (r == 0)
-		r = tls_env_start(tenv, &diag);
+		r = tls_env_start(tenv, oauth_report, NULL, &diag);
 	if (r < 0) {
 		inspect_env_unref(env);
 		tls_env_unref(tenv);
@@ -693,7 +722,7 @@ static int start(struct mw_daemon *d)
 		struct mw_diag diag = {};
 		char buf[1024];
 
-		r = tls_env_start(d->tls_env, &diag); /* OAuth tokens, fetched unprivileged */
+		r = tls_env_start(d->tls_env, oauth_report, NULL, &diag); /* OAuth tokens, fetched unprivileged */
 		if (r < 0)
 			return log_error_errno(r, "%s", mw_diag_format(&diag, buf, sizeof(buf)));
 	}

@@ -107,7 +107,9 @@ fail:
 	return r;
 }
 
-int tls_env_start(struct mw_tls_env *e, struct mw_diag *diag)
+int tls_env_start(struct mw_tls_env *e,
+		  void (*report)(const struct mw_oauth_report *rep, void *userdata), void *userdata,
+		  struct mw_diag *diag)
 {
 	if (!e)
 		return 0;
@@ -116,7 +118,7 @@ int tls_env_start(struct mw_tls_env *e, struct mw_diag *diag)
 
 		if (!e->cred[i] || e->ups->rules[i].cred.kind != MW_CRED_OAUTH || e->oauth[i])
 			continue;
-		r = oauth_start(e->cred[i], &e->oauth[i]);
+		r = oauth_start(e->cred[i], report, userdata, &e->oauth[i]);
 		if (r < 0)
 			return mw_diag_set(diag, r, NULL, 0, 0, "upstreams",
 					   "cannot start the token refresher of '%s': %s",

@@ -29,8 +29,11 @@ struct mw_tls_env {
 /* The CA from state_dir/ca (or $CREDENTIALS_DIRECTORY), the rules, the credentials.  A rule
  * that intercepts without a CA is an error naming `mcpwarden ca init`. */
 int tls_env_load(const struct mw_config *c, struct mw_tls_env **ret, struct mw_diag *diag);
-/* Start the OAuth refreshers (after privileges are dropped: they talk to the network). */
-int tls_env_start(struct mw_tls_env *e, struct mw_diag *diag);
+/* Start the OAuth refreshers (after privileges are dropped: they talk to the network); each
+ * calls report (may be NULL) after each fetch, on its own thread (inject_oauth.h). */
+int tls_env_start(struct mw_tls_env *e,
+		  void (*report)(const struct mw_oauth_report *rep, void *userdata), void *userdata,
+		  struct mw_diag *diag);
 struct mw_tls_env *tls_env_ref(struct mw_tls_env *e);
 struct mw_tls_env *tls_env_unref(struct mw_tls_env *e);
 

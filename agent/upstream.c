@@ -131,10 +131,13 @@ static int parse_oauth(struct pctx *x, json_t *v, struct mw_cred_oauth *o)
 		} else if (strcmp(k, "audience") == 0) {
 			r = copy_str(x, "credential", "oauth", e, o->audience,
 				     sizeof(o->audience), false);
+		} else if (strcmp(k, "resource") == 0) {
+			r = copy_str(x, "credential", "oauth", e, o->resource,
+				     sizeof(o->resource), false);
 		} else {
 			r = perr(x, "credential", "oauth", true,
 				 "unknown key '%s' (expected 'token_endpoint', 'client_id', "
-				 "'client_secret_file', 'scope', 'audience')",
+				 "'client_secret_file', 'scope', 'audience', 'resource')",
 				 k);
 		}
 		if (r < 0)

@@ -164,9 +164,19 @@ static void test_refusals(void **state)
 	snprintf(spec.path, sizeof(spec.path), "%s/missing", dir);
 	assert_int_equal(cred_load(&spec, &c), -ENOENT);
 
+	/* oauth: the client secret is read at load, with the same refusals */
 	spec.kind = MW_CRED_OAUTH;
 	spec.bearer = true;
+	snprintf(spec.oauth.client_secret_file, sizeof(spec.oauth.client_secret_file), "%s/missing",
+		 dir);
+	assert_int_equal(cred_load(&spec, &c), -ENOENT);
+	write_file("oauth-crlf", "cs\r\nx", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), -EINVAL);
+	write_file("oauth-secret", "cs-1\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
 	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_string_equal(cred_client_secret(c), "cs-1");
 	assert_false(cred_ready(c));
 	assert_int_equal(rewrite(c, out, sizeof(out)), -EAGAIN);
 	assert_int_equal(cred_set_secret(c, "a\nb", 3), -EINVAL);
@@ -255,8 +265,30 @@ static void idp_stop(struct idp *idp)
 	pthread_join(idp->thread, NULL);
 }
 
+struct reports {
+	pthread_mutex_t lock;
+	unsigned ok, failed;
+	uint64_t last_ttl;
+	char name[64];
+};
+
+static void on_report(const struct mw_oauth_report *rep, void *userdata)
+{
+	struct reports *rs = userdata;
+
+	pthread_mutex_lock(&rs->lock);
+	if (rep->r == 0)
+		rs->ok++;
+	else
+		rs->failed++;
+	rs->last_ttl = rep->expires_in;
+	snprintf(rs->name, sizeof(rs->name), "%s", rep->name);
+	pthread_mutex_unlock(&rs->lock);
+}
+
 static void test_oauth(void **state)
 {
+	struct reports rs = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
 	struct idp idp = {};
 	struct mw_cred *c;
@@ -266,22 +298,35 @@ static void test_oauth(void **state)
 
 	idp_start(&idp);
 	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.name, sizeof(spec.name), "oauth:mw");
 	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
 		 "http://127.0.0.1:%u/token", idp.port);
 	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
 	snprintf(spec.oauth.scope, sizeof(spec.oauth.scope), "mcp tools");
+	snprintf(spec.oauth.resource, sizeof(spec.oauth.resource), "urn:mcp:upstream");
 	write_file("client_secret", CLIENT_SECRET "\n", spec.oauth.client_secret_file,
 		   sizeof(spec.oauth.client_secret_file));
 	assert_int_equal(cred_load(&spec, &c), 0);
 	assert_int_equal(oauth_fetch(c, &expires, err, sizeof(err)), 0);
 	assert_int_equal(expires, 2);
 	assert_string_equal(idp.last_body, "grant_type=client_credentials&client_id=mw&"
-					   "client_secret=" CLIENT_SECRET "&scope=mcp%20tools");
+					   "client_secret=" CLIENT_SECRET "&scope=mcp%20tools&"
+					   "resource=urn%3Amcp%3Aupstream");
 	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
 	assert_int_equal(count(out, "Authorization: Bearer tok-1\r\n"), 1);
+	assert_true(cred_ready(c));
+
+	/* a token past its end is not injected: the request is answered 503 instead */
+	assert_int_equal(cred_set_token(c, "tok-old", 7, mw_now_mono_usec() - 1), 0);
+	assert_false(cred_ready(c));
+	assert_int_equal(rewrite(c, out, sizeof(out)), -EAGAIN);
+	assert_int_equal(cred_set_token(c, "tok-new", 7, mw_now_mono_usec() + 60000000ULL), 0);
+	assert_true(cred_ready(c));
+	assert_int_equal(rewrite(c, out, sizeof(out)), 0);
+	assert_int_equal(count(out, "Authorization: Bearer tok-new\r\n"), 1);
 
 	/* refreshed half-way through a 2 s lifetime */
-	assert_int_equal(oauth_start(c, &o), 0);
+	assert_int_equal(oauth_start(c, on_report, &rs, &o), 0);
 	for (int i = 0; i < 50 && fetches < 2; i++) {
 		usleep(100 * 1000);
 		oauth_status(o, err, sizeof(err), &fetches);
@@ -292,6 +337,11 @@ static void test_oauth(void **state)
 	assert_null(strstr(out, "tok-1\r\n"));
 	assert_int_equal(count(out, "Authorization: Bearer tok-"), 1);
 	oauth_stop(o);
+	/* each fetch reported to the owner, by the credential's name */
+	assert_true(rs.ok >= 2);
+	assert_int_equal(rs.failed, 0);
+	assert_int_equal(rs.last_ttl, 2);
+	assert_string_equal(rs.name, "oauth:mw");
 
 	/* a refusal says why without the secret */
 	idp.status = 401;

@@ -42,7 +42,8 @@ static void test_parse_and_match(void **state)
 		      "  \"credential\": {\"credential\": \"dbtoken\", \"name\": \"db\"}},"
 		      " {\"match\": {\"host\": \"o.example\"}, \"credential\": {\"oauth\": {"
 		      "   \"token_endpoint\": \"https://idp.example/token\", \"client_id\": \"mw\","
-		      "   \"client_secret_file\": \"/run/c/secret\", \"scope\": \"mcp\"}}},"
+		      "   \"client_secret_file\": \"/run/c/secret\", \"scope\": \"mcp\","
+		      "   \"resource\": \"urn:mcp:upstream\"}}},"
 		      " {\"match\": {\"port\": 8443}, \"tls\": \"pass\"}]",
 		      &u, &err),
 		0);
@@ -65,6 +66,7 @@ static void test_parse_and_match(void **state)
 	m = upstreams_match(u, "o.example", 443);
 	assert_int_equal(m->cred.kind, MW_CRED_OAUTH);
 	assert_string_equal(m->cred.oauth.scope, "mcp");
+	assert_string_equal(m->cred.oauth.resource, "urn:mcp:upstream");
 	assert_int_equal(upstreams_match(u, "", 8443)->tls, MW_UPSTREAM_TLS_PASS);
 	assert_null(upstreams_match(u, "", 443));
 	upstreams_free(u);

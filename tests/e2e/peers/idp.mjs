@@ -13,7 +13,13 @@
 //   resource=urn:mcp:gateway        aud urn:mcp:gateway, RS256 (also the default resource)
 //   resource=urn:mcp:gateway:es256  aud urn:mcp:gateway, ES256
 //   resource=urn:other:api          aud urn:other:api,   RS256
-// Prints "ready" on stdout once listening, then one line per request ("GET /jwks 200").
+//   resource=urn:mcp:upstream       aud urn:mcp:upstream, RS256 (an upstream's own API)
+// A fifth client, mcpwarden-agent (the agent's own, for the upstreams it injects tokens
+// into), authenticates with client_secret_post and the secret in the file named by env
+// IDP_AGENT_SECRET_FILE (default "mcpwarden-agent-secret"); its tokens have no groups.
+// Prints "ready" on stdout once listening, then one line per request ("GET /jwks 200"), and
+// one line per client_credentials token issued ("issued CLIENT jti=JTI exp=EXP", never the
+// token).
 //
 // Key rotation, by signal (the provider is rebuilt with the new key set; clients, issuer and
 // port stay; tokens issued before stay valid wherever their key is still published):
@@ -21,6 +27,7 @@
 //   SIGUSR2  the same, but every older RSA key is dropped from the JWKS
 // After each it prints "rotated signing=rsa-N published=rsa-N,rsa-1,ec-1" (kids in JWKS order).
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -35,6 +42,9 @@ if (!Number.isInteger(ttl) || ttl <= 0) {
 	process.exit(2);
 }
 const issuer = `http://127.0.0.1:${port}`;
+const agentSecret = process.env.IDP_AGENT_SECRET_FILE
+	? readFileSync(process.env.IDP_AGENT_SECRET_FILE, 'utf8').replace(/\r?\n$/, '')
+	: 'mcpwarden-agent-secret';
 
 function jwk(type, opts, kid, alg) {
 	const { privateKey } = generateKeyPairSync(type, opts);
@@ -57,6 +67,7 @@ const resources = {
 	'urn:mcp:gateway': { audience: 'urn:mcp:gateway', alg: 'RS256' },
 	'urn:mcp:gateway:es256': { audience: 'urn:mcp:gateway', alg: 'ES256' },
 	'urn:other:api': { audience: 'urn:other:api', alg: 'RS256' },
+	'urn:mcp:upstream': { audience: 'urn:mcp:upstream', alg: 'RS256' },
 };
 
 const makeProvider = () => new Provider(issuer, {
@@ -67,7 +78,14 @@ const makeProvider = () => new Provider(issuer, {
 		redirect_uris: [],
 		response_types: [],
 		token_endpoint_auth_method: 'client_secret_basic',
-	})),
+	})).concat([{
+		client_id: 'mcpwarden-agent',
+		client_secret: agentSecret,
+		grant_types: ['client_credentials'],
+		redirect_uris: [],
+		response_types: [],
+		token_endpoint_auth_method: 'client_secret_post',
+	}]),
 	jwks: { keys },
 	features: {
 		devInteractions: { enabled: false },
@@ -105,6 +123,7 @@ function install() {
 		await next();
 		console.log(`${ctx.method} ${ctx.path} ${ctx.status}`);
 	});
+	provider.on('client_credentials.issued', (t) => console.log(`issued ${t.clientId} jti=${t.jti} exp=${t.exp ?? Math.floor(Date.now() / 1000) + t.expiration}`));
 	handler = provider.callback();
 }
 install();
