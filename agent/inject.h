@@ -38,6 +38,7 @@ struct mw_cred_oauth {
 	char scope[MW_CRED_FIELD_MAX];
 	char audience[MW_CRED_FIELD_MAX];
 	char resource[MW_CRED_URL_MAX]; /* RFC 8707 resource indicator */
+	bool basic; /* client_secret_basic (RFC 6749 2.3.1); else client_secret_post */
 };
 
 /* What the config says about one upstream's credential (no secret in it). */

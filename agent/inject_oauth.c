@@ -48,17 +48,15 @@ static void reply_wipe(struct reply *r)
 	r->data = NULL;
 }
 
-static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char *k, const char *v)
+/* v percent-encoded, appended to buf (*len bytes used of size). */
+static int form_value(CURL *curl, char *buf, size_t size, size_t *len, const char *v)
 {
-	char *e;
+	char *e = curl_easy_escape(curl, v, 0);
 	int n;
 
-	if (!v || !*v)
-		return 0;
-	e = curl_easy_escape(curl, v, 0);
 	if (!e)
 		return -ENOMEM;
-	n = snprintf(form + *len, size - *len, "%s%s=%s", *len ? "&" : "", k, e);
+	n = snprintf(buf + *len, size - *len, "%s", e);
 	explicit_bzero(e, strlen(e));
 	curl_free(e);
 	if (n < 0 || (size_t)n >= size - *len)
@@ -67,11 +65,43 @@ static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char
 	return 0;
 }
 
+/* "&k=v" (no "&" first), nothing when v is empty. */
+static int form_add(CURL *curl, char *form, size_t size, size_t *len, const char *k, const char *v)
+{
+	int n;
+
+	if (!v || !*v)
+		return 0;
+	n = snprintf(form + *len, size - *len, "%s%s=", *len ? "&" : "", k);
+	if (n < 0 || (size_t)n >= size - *len)
+		return -E2BIG;
+	*len += (size_t)n;
+	return form_value(curl, form, size, len, v);
+}
+
+/* client_secret_basic (RFC 6749 2.3.1): id and secret form-encoded, then HTTP Basic; user
+ * and pass (MW_OAUTH_FORM_MAX / 2 each) hold them for curl until the request is done. */
+static int basic_auth(CURL *curl, const char *id, const char *secret, char *user, char *pass)
+{
+	size_t ulen = 0, plen = 0;
+	int r;
+
+	r = form_value(curl, user, MW_OAUTH_FORM_MAX / 2, &ulen, id);
+	if (r == 0)
+		r = form_value(curl, pass, MW_OAUTH_FORM_MAX / 2, &plen, secret);
+	if (r < 0)
+		return r;
+	curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(curl, CURLOPT_USERNAME, user);
+	curl_easy_setopt(curl, CURLOPT_PASSWORD, pass);
+	return 0;
+}
+
 int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t err_size)
 {
 	const struct mw_cred_oauth *o = &cred_spec(c)->oauth;
 	const char *secret = cred_client_secret(c);
-	char form[MW_OAUTH_FORM_MAX];
+	char form[MW_OAUTH_FORM_MAX], user[MW_OAUTH_FORM_MAX / 2], pass[MW_OAUTH_FORM_MAX / 2];
 	struct reply rep = {};
 	size_t flen = 0;
 	json_t *root = NULL;
@@ -89,9 +119,11 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 	if (!curl)
 		return -ENOMEM;
 	r = form_add(curl, form, sizeof(form), &flen, "grant_type", "client_credentials");
-	if (r == 0)
+	if (r == 0 && o->basic)
+		r = basic_auth(curl, o->client_id, secret, user, pass);
+	if (r == 0 && !o->basic)
 		r = form_add(curl, form, sizeof(form), &flen, "client_id", o->client_id);
-	if (r == 0)
+	if (r == 0 && !o->basic)
 		r = form_add(curl, form, sizeof(form), &flen, "client_secret", secret);
 	if (r == 0)
 		r = form_add(curl, form, sizeof(form), &flen, "scope", o->scope);
@@ -101,6 +133,7 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 		r = form_add(curl, form, sizeof(form), &flen, "resource", o->resource);
 	if (r < 0) {
 		explicit_bzero(form, sizeof(form));
+		explicit_bzero(pass, sizeof(pass));
 		snprintf(err, err_size, "token request too large");
 		goto out;
 	}
@@ -115,6 +148,7 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	cc = curl_easy_perform(curl);
 	explicit_bzero(form, sizeof(form));
+	explicit_bzero(pass, sizeof(pass));
 	if (cc != CURLE_OK) {
 		snprintf(err, err_size, "token endpoint '%s': %s", o->token_endpoint,
 			 rep.too_big ? "reply too large" : curl_easy_strerror(cc));

@@ -134,10 +134,20 @@ static int parse_oauth(struct pctx *x, json_t *v, struct mw_cred_oauth *o)
 		} else if (strcmp(k, "resource") == 0) {
 			r = copy_str(x, "credential", "oauth", e, o->resource,
 				     sizeof(o->resource), false);
+		} else if (strcmp(k, "client_auth") == 0) {
+			const char *s = json_string_value(e);
+
+			if (s && (strcmp(s, "basic") == 0 || strcmp(s, "post") == 0))
+				o->basic = strcmp(s, "basic") == 0;
+			else
+				r = perr(x, "credential", "oauth", false,
+					 "client_auth: expected 'post' (client_secret_post, the "
+					 "default) or 'basic' (client_secret_basic)");
 		} else {
 			r = perr(x, "credential", "oauth", true,
 				 "unknown key '%s' (expected 'token_endpoint', 'client_id', "
-				 "'client_secret_file', 'scope', 'audience', 'resource')",
+				 "'client_secret_file', 'scope', 'audience', 'resource', "
+				 "'client_auth')",
 				 k);
 		}
 		if (r < 0)

@@ -196,6 +196,7 @@ struct idp {
 	int served;
 	int status; /* the status to answer */
 	char last_body[1024];
+	char last_auth[256]; /* the Authorization field's value, "" without one */
 	pthread_t thread;
 };
 
@@ -225,6 +226,9 @@ static void *idp_run(void *arg)
 		}
 		end = strstr(req, "\r\n\r\n");
 		snprintf(idp->last_body, sizeof(idp->last_body), "%s", end ? end + 4 : "");
+		cl = strcasestr(req, "\r\nAuthorization: ");
+		snprintf(idp->last_auth, sizeof(idp->last_auth), "%.*s",
+			 cl ? (int)strcspn(cl + 17, "\r") : 0, cl ? cl + 17 : "");
 		idp->served++;
 		if (idp->status == 200)
 			snprintf(body, sizeof(body),
@@ -352,6 +356,32 @@ static void test_oauth(void **state)
 	idp_stop(&idp);
 }
 
+/* client_secret_basic: id and secret in HTTP Basic, neither in the body */
+static void test_oauth_basic(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct idp idp = {};
+	struct mw_cred *c;
+	char err[256];
+	uint64_t expires = 0;
+
+	idp_start(&idp);
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "http://127.0.0.1:%u/token", idp.port);
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw agent");
+	spec.oauth.basic = true;
+	write_file("client_secret", "s3:cr/t\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_int_equal(oauth_fetch(c, &expires, err, sizeof(err)), 0);
+	/* base64("mw%20agent:s3%3Acr%2Ft"): each part form-encoded first (RFC 6749 2.3.1) */
+	assert_string_equal(idp.last_auth, "Basic bXclMjBhZ2VudDpzMyUzQWNyJTJGdA==");
+	assert_string_equal(idp.last_body, "grant_type=client_credentials");
+	cred_free(c);
+	idp_stop(&idp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_systemd_credential),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_oauth),
+		cmocka_unit_test(test_oauth_basic),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

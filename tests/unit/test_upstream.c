@@ -43,7 +43,7 @@ static void test_parse_and_match(void **state)
 		      " {\"match\": {\"host\": \"o.example\"}, \"credential\": {\"oauth\": {"
 		      "   \"token_endpoint\": \"https://idp.example/token\", \"client_id\": \"mw\","
 		      "   \"client_secret_file\": \"/run/c/secret\", \"scope\": \"mcp\","
-		      "   \"resource\": \"urn:mcp:upstream\"}}},"
+		      "   \"resource\": \"urn:mcp:upstream\", \"client_auth\": \"basic\"}}},"
 		      " {\"match\": {\"port\": 8443}, \"tls\": \"pass\"}]",
 		      &u, &err),
 		0);
@@ -67,6 +67,7 @@ static void test_parse_and_match(void **state)
 	assert_int_equal(m->cred.kind, MW_CRED_OAUTH);
 	assert_string_equal(m->cred.oauth.scope, "mcp");
 	assert_string_equal(m->cred.oauth.resource, "urn:mcp:upstream");
+	assert_true(m->cred.oauth.basic);
 	assert_int_equal(upstreams_match(u, "", 8443)->tls, MW_UPSTREAM_TLS_PASS);
 	assert_null(upstreams_match(u, "", 443));
 	upstreams_free(u);
@@ -107,6 +108,10 @@ static void test_refusals(void **state)
 	refused("[{\"match\": {}, \"credential\": {\"oauth\": {\"token_endpoint\": "
 		"\"http://idp.example/t\", \"client_id\": \"a\", \"client_secret_file\": \"/s\"}}}]",
 		0, "credential", "oauth", "https");
+	refused("[{\"match\": {}, \"credential\": {\"oauth\": {\"token_endpoint\": "
+		"\"https://idp.example/t\", \"client_id\": \"a\", \"client_secret_file\": \"/s\", "
+		"\"client_auth\": \"jwt\"}}}]",
+		0, "credential", "oauth", "client_auth: expected 'post'");
 	refused("[{\"tls\": \"pass\"}]", 0, NULL, NULL, "needs 'match'");
 	refused("[{\"match\": {}, \"bogus\": 1}]", 0, "bogus", NULL, "unknown key");
 }
