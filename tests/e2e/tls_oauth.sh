@@ -25,17 +25,13 @@ done
 start_private_journald || skip_all "cannot start a private systemd-journald"
 cd "$T_DIR" || exit 1
 
-UP=18971 UP_BAD=18972 GW=18981 GW_BAD=18982 IDP_USERS=18990 IDP_AGENT=18991
+UP=18971 UP_BAD=18972 UP_BASIC=18973 GW=18981 GW_BAD=18982 GW_BASIC=18983 IDP_USERS=18990 IDP_AGENT=18991
 TTL=5
 AGENT_ISS="http://127.0.0.1:$IDP_AGENT"
 
 # --- the upstream's test CA and leaf; the agent's client secret (and a wrong one) -------------
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${ec[@]}" -keyout upca.key -out upca.crt -subj "/CN=upstream test CA" -days 2 >openssl.log 2>&1
-printf 'subjectAltName=DNS:mcp.test\nextendedKeyUsage=serverAuth\n' >mcp.test.ext
-openssl req "${ec[@]}" -keyout mcp.test.key -out mcp.test.csr -subj "/CN=mcp.test" >>openssl.log 2>&1
-openssl x509 -req -in mcp.test.csr -CA upca.crt -CAkey upca.key -CAcreateserial -days 1 \
-	-extfile mcp.test.ext -out mcp.test.crt >>openssl.log 2>&1
+test_ca upca "upstream test CA"
+test_leaf mcp.test upca 1 DNS:mcp.test
 SECRET="cs-$(openssl rand -hex 24)"
 (umask 077 && printf '%s' "$SECRET" >agent.secret && printf 'cs-%s\n' "$(openssl rand -hex 24)" >wrong.secret)
 printf '127.0.0.1 localhost mcp.test\n' >hosts
@@ -61,7 +57,8 @@ check_eq "control: the agent's IdP refuses a wrong secret" invalid_client "$(age
 
 # --- the upstream: the SDK server, JWTs of the agent's IdP for urn:mcp:upstream ----------------
 spawn_in "$T_CG/other" upstream.log node "$PEERS/https-sdk-server.mjs" --jwt "$AGENT_ISS" urn:mcp:upstream \
-	--https "$UP:mcp.test.crt:mcp.test.key" --https "$UP_BAD:mcp.test.crt:mcp.test.key"
+	--https "$UP:mcp.test.crt:mcp.test.key" --https "$UP_BAD:mcp.test.crt:mcp.test.key" \
+	--https "$UP_BASIC:mcp.test.crt:mcp.test.key"
 for _ in $(seq 100); do grep -qx ready upstream.log && break; kill -0 "$SPAWNED" 2>/dev/null || break; sleep 0.1; done
 grep -qx ready upstream.log && ok "the SDK upstream serves HTTPS, verifying JWTs against the agent's IdP" ||
 	{ not_ok "the SDK upstream starts" "$(tail -5 upstream.log)"; exit 1; }
@@ -91,20 +88,21 @@ upbase=$(wc -l <upstream.log)
 mkdir -p "$T_DIR/state"
 check_cmd "mcpwarden ca init" "$BUILD/mcpwarden" ca init --dir "$T_DIR/state/ca"
 "$BUILD/mcpwarden" ca show --dir "$T_DIR/state/ca" >mwca.pem 2>/dev/null
-oauth_rule() { # PORT NAME SECRET_FILE
+oauth_rule() { # PORT NAME SECRET_FILE [CLIENT_ID CLIENT_AUTH]
 	printf '{"match": {"host": "mcp.test", "port": %s}, "tls": "intercept", "ca_file": "%s",
-    "credential": {"name": "%s", "oauth": {"token_endpoint": "%s/token", "client_id": "mcpwarden-agent",
-      "client_secret_file": "%s", "scope": "mcp", "resource": "urn:mcp:upstream"}}}' \
-		"$1" "$T_DIR/upca.crt" "$2" "$AGENT_ISS" "$T_DIR/$3"
+    "credential": {"name": "%s", "oauth": {"token_endpoint": "%s/token", "client_id": "%s",
+      "client_secret_file": "%s", "scope": "mcp", "resource": "urn:mcp:upstream", "client_auth": "%s"}}}' \
+		"$1" "$T_DIR/upca.crt" "$2" "$AGENT_ISS" "${4:-mcpwarden-agent}" "$T_DIR/$3" "${5:-post}"
 }
-cfg=$(gw_agent_config "$UP, $UP_BAD" "$IDP_USERS" '"policy": {"rules": [
+cfg=$(gw_agent_config "$UP, $UP_BAD, $UP_BASIC" "$IDP_USERS" '"policy": {"rules": [
     {"name": "finance echoes", "match": {"groups": ["finance"], "method": "tools/call", "tool": "echo"}, "action": "allow"},
     {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]}, "action": "allow"},
     {"name": "default", "action": "deny", "reason": "not allowed"}]},
   "journal": {"mode": "strict"},
-  "upstreams": ['"$(oauth_rule $UP upstream-oauth agent.secret), $(oauth_rule $UP_BAD upstream-oauth-bad wrong.secret)"']')
-start_agent_journald "$cfg" || { not_ok "agent starts with two oauth credentials"; exit 1; }
-ok "agent starts with two oauth credentials, logging to a private journald"
+  "upstreams": ['"$(oauth_rule $UP upstream-oauth agent.secret), $(oauth_rule $UP_BAD upstream-oauth-bad wrong.secret),
+    $(oauth_rule $UP_BASIC upstream-oauth-basic agent.secret mcpwarden-agent-basic basic)"']')
+start_agent_journald "$cfg" || { not_ok "agent starts with three oauth credentials"; exit 1; }
+ok "agent starts with three oauth credentials (post, basic, a wrong secret), logging to a private journald"
 
 j() { journal_ctl -t mcpwarden _PID="$AGENT_PID" -o json --no-pager "$@"; }
 jwait() { # SECONDS MATCHES...: the last agent journald entry matching them, waiting for it
@@ -134,7 +132,8 @@ start_gw() { # PORT TARGET_URL
 }
 start_gw $GW "https://mcp.test:$UP/mcp"
 start_gw $GW_BAD "https://mcp.test:$UP_BAD/mcp"
-for p in $GW $GW_BAD; do
+start_gw $GW_BASIC "https://mcp.test:$UP_BASIC/mcp"
+for p in $GW $GW_BAD $GW_BASIC; do
 	wait_port "$p" || wait_port "$p" || { not_ok "gateway :$p listens" "$(tail -5 "gw-$p.log")"; exit 1; }
 done
 gp=${GWPID[$GW]}
@@ -151,7 +150,9 @@ tokens_since() { # LINE: "jti iat exp sub client_id now" of the tokens the upstr
 		for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 		print v["jti"], v["iat"], v["exp"], v["sub"], v["client_id"], v["now"] }'
 }
-issued() { awk '$1 == "issued" && $2 == "mcpwarden-agent" { sub("jti=", "", $3); print $3 }' "$IDPLOG"; }
+issued() { # the jti of every token the IdP issued to the agent's clients (post and basic)
+	awk '$1 == "issued" && $2 ~ /^mcpwarden-agent(-basic)?$/ { sub("jti=", "", $3); print $3 }' "$IDPLOG"
+}
 
 # --- one call ----------------------------------------------------------------------------------
 out=$(call $GW "first call")
@@ -166,6 +167,16 @@ check_eq "and was issued by the agent's IdP to mcpwarden-agent (its jti in the I
 e=$(jwait 5 MCPW_DECISION=intercept MCPW_SNI=mcp.test)
 check_eq "journald: the intercept decision names the rule and the credential" "upstreams[0] upstream-oauth" \
 	"$(jq -r '"\(.MCPW_RULE) \(.MCPW_CREDENTIAL)"' <<<"$e")"
+
+# --- client_secret_basic: the same through the rule with "client_auth": "basic" ------------------
+basicbase=$(wc -l <upstream.log)
+out=$(call $GW_BASIC "basic call")
+check_eq "client_auth basic: alice's echo succeeds through the third rule" "true Echo: basic call" \
+	"$(jq -r '.calls[0] | "\(.ok) \(.text)"' <<<"$out" 2>&1)"
+check_eq "... the upstream accepted a token minted for mcpwarden-agent-basic (client_secret_basic at the IdP)" \
+	"mcpwarden-agent-basic" "$(tail -n +$((basicbase + 1)) upstream.log | awk -v p=$UP_BASIC '$1 == p && $2 == "token"' |
+		grep -o 'client_id=[^ ]*' | cut -d= -f2 | sort -u | paste -sd'|')"
+
 
 # --- the wrong secret's rule, in the background while the refresh runs -------------------------
 (
@@ -280,7 +291,7 @@ for arg in sys.argv[3:]:
                 c = json.loads(base64.urlsafe_b64decode(m.group(1) + b"=" * (-len(m.group(1)) % 4)))
             except Exception:
                 continue
-            if c.get("client_id") == "mcpwarden-agent" or c.get("jti", "").encode() in jtis:
+            if c.get("client_id", "").startswith("mcpwarden-agent") or c.get("jti", "").encode() in jtis:
                 what.add("agent token")
         if what:
             print(f"{f}: {' '.join(sorted(what))}")

@@ -16,7 +16,8 @@
 //   resource=urn:mcp:upstream       aud urn:mcp:upstream, RS256 (an upstream's own API)
 // A fifth client, mcpwarden-agent (the agent's own, for the upstreams it injects tokens
 // into), authenticates with client_secret_post and the secret in the file named by env
-// IDP_AGENT_SECRET_FILE (default "mcpwarden-agent-secret"); its tokens have no groups.
+// IDP_AGENT_SECRET_FILE (default "mcpwarden-agent-secret"); its tokens have no groups. A
+// sixth, mcpwarden-agent-basic, is the same with client_secret_basic.
 // Prints "ready" on stdout once listening, then one line per request ("GET /jwks 200"), and
 // one line per client_credentials token issued ("issued CLIENT jti=JTI exp=EXP", never the
 // token).
@@ -78,14 +79,15 @@ const makeProvider = () => new Provider(issuer, {
 		redirect_uris: [],
 		response_types: [],
 		token_endpoint_auth_method: 'client_secret_basic',
-	})).concat([{
-		client_id: 'mcpwarden-agent',
+	})).concat([['mcpwarden-agent', 'client_secret_post'],
+		['mcpwarden-agent-basic', 'client_secret_basic']].map(([id, method]) => ({
+		client_id: id,
 		client_secret: agentSecret,
 		grant_types: ['client_credentials'],
 		redirect_uris: [],
 		response_types: [],
-		token_endpoint_auth_method: 'client_secret_post',
-	}]),
+		token_endpoint_auth_method: method,
+	}))),
 	jwks: { keys },
 	features: {
 		devInteractions: { enabled: false },
