@@ -5,16 +5,18 @@
 # bob (eng) and carol (dba); an MCP SDK server serves HTTPS with a certificate from a test CA
 # and answers only a bearer token that the agent alone holds; the npm civic passthrough gateway
 # runs as user daemon in an enrolled cgroup with no token, trusting mcpwarden's CA.  SDK
-# clients call through the gateway: allowed, masked, denied, refused, held for approval and approved by a
-# second person, and without a token.  Then the operator's view (status, flows, journald) and
-# the auditor's (mcpwarden-replay list/show/verify), and a search for the token everywhere.
-# Every step is checked: the demo stops with "DEMO FAILED" and exit 1 when one does not hold.
+# clients call through the gateway: allowed, masked, denied, refused, held for approval and
+# approved by a second person, and without a token.  Then the operator's view (status, flows,
+# journald) and the auditor's (mcpwarden-replay list/show/verify), and a search for the token
+# everywhere.  Every step is checked: the demo stops with "DEMO FAILED: <step>" and exit 1 when
+# one does not hold.  DEMO_PAUSE: seconds before each part (default 3 on a terminal, else 0).
 T_QUIET=1
 source "$(dirname "$0")/lib.sh"
 t_begin
-for c in node openssl jq curl unshare setpriv; do command -v $c >/dev/null || { echo "demo: no $c"; exit 1; }; done
+for c in node openssl jq curl unshare setpriv; do
+	command -v $c >/dev/null || { echo "demo: no $c command (make deps installs it)"; exit 1; }
+done
 T0=$(date +%s)
-# DEMO_PAUSE: seconds before each part (default 3 on a terminal, else 0)
 PAUSE=${DEMO_PAUSE:-$([ -t 1 ] && echo 3 || echo 0)}
 say() { sleep "$PAUSE"; printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 tell() { printf '\033[2m%s\033[0m\n' "$*"; }
@@ -46,12 +48,13 @@ test_ca corpca "Example Corp test CA" && test_leaf "$HOST" corpca 1 "DNS:$HOST" 
 TOKEN="tok-$(openssl rand -hex 24)"
 (umask 077 && printf '%s\n' "$TOKEN" >upstream.token)
 printf '127.0.0.1 localhost %s\n' "$HOST" >hosts
-start_sdk_upstream upstream.log "$T_DIR/upstream.token" --https "$UP:$HOST.crt:$HOST.key" || die "the MCP server did not start"
+start_sdk_upstream upstream.log "$T_DIR/upstream.token" --https "$UP:$HOST.crt:$HOST.key" ||
+	die "the MCP server did not start"
 out=$(run_in "$T_CG/other" curl -s --cacert corpca.crt --resolve "$HOST:$UP:127.0.0.1" -o /dev/null \
 	-w '%{http_code}' -d '{}' "https://$HOST:$UP/mcp")
 expect_eq "the server answers 401 to anyone without its bearer token" 401 "$out"
 upbase=$(wc -l <upstream.log)
-tell "its token ($(wc -c <upstream.token) bytes, random per run) is in one file, mode $(stat -c %a upstream.token), read by the agent only."
+tell "its token (random per run) is in one file, mode $(stat -c %a upstream.token), that only the agent reads."
 
 say "3. The agent: mcpwardend, its own CA, identity, policy, masking, TLS interception"
 mkdir -p state/journal
@@ -67,14 +70,16 @@ cfg=$(agent_config '"capture": {"outbound": [{"cidrs": ["127.0.0.0/8"], "ports":
   "masking": {"profiles": {"pii": {"detectors": ["credit_card", "email", "secret"],
     "style": "partial", "styles": {"email": "full"}}}},
   "policy": {"rules": [
-    {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]}, "action": "allow"},
-    {"name": "finance echoes", "match": {"groups": ["finance"], "method": "tools/call", "tool": "echo"}, "action": "allow"},
+    {"name": "sessions", "match": {"method": ["initialize", "notifications/*", "tools/list", "ping"]},
+     "action": "allow"},
+    {"name": "finance echoes", "match": {"groups": ["finance"], "method": "tools/call", "tool": "echo"},
+     "action": "allow"},
     {"name": "customer records, masked", "match": {"groups": ["finance"], "method": "tools/call",
      "tool": "customer_record"}, "action": "allow", "mask": "pii"},
     {"name": "no deletes", "match": {"method": "tools/call", "tool": "delete_records"}, "action": "deny",
      "reason": "records are never deleted through MCP"},
-    {"name": "migrations need a DBA", "match": {"groups": ["eng"], "method": "tools/call", "tool": "run_migration"},
-     "action": "review", "approvers": {"oidc_groups": ["dba"]}},
+    {"name": "migrations need a DBA", "match": {"groups": ["eng"], "method": "tools/call",
+     "tool": "run_migration"}, "action": "review", "approvers": {"oidc_groups": ["dba"]}},
     {"name": "default", "action": "deny", "reason": "not allowed for this caller"}]},
   "journal": {"mode": "strict", "seal_interval": "1s"},
   "upstreams": [{"match": {"host": "'"$HOST"'", "port": '"$UP"'}, "tls": "intercept",
@@ -91,7 +96,8 @@ say "4. The gateway: npm @civic/passthrough-mcp-server, enrolled by cgroup, as u
 spawn_gw_civic "$GW" "https://$HOST:$UP/mcp" "$T_DIR/hosts" "$T_DIR/mwca.pem" daemon
 GWP=$SPAWNED
 wait_port "$GW" || wait_port "$GW" || die "the gateway did not start: $(tail -3 "gw-$GW.log")"
-echo "its whole configuration (environment; cgroup $(grep '^0::' /proc/$GWP/cgroup | cut -d: -f3), uid $(awk '/^Uid:/ {print $2}' /proc/$GWP/status)):"
+echo "pid $GWP, uid $(awk '/^Uid:/ {print $2}' /proc/$GWP/status), cgroup $(grep '^0::' /proc/$GWP/cgroup | cut -d: -f3);" \
+	"its whole configuration (environment):"
 tr '\0' '\n' </proc/$GWP/environ | grep -E '^(PORT|TARGET_|SOURCE_|NODE_EXTRA)' | indent
 expect_eq "the gateway holds no secret: no token in its environment or argv" "" \
 	"$(cat /proc/$GWP/environ /proc/$GWP/cmdline | tr '\0' '\n' | grep -iE 'token|secret|auth|bearer')"
@@ -112,12 +118,14 @@ expect_eq "card, email and secret are masked; name and city intact" \
 	"[MASKED:credit_card:…1111]|[MASKED:email]|deploy key [MASKED:secret]|Ann Lee Lyon" \
 	"$(jq -r '.calls[1].text | fromjson | "\(.card)|\(.email)|\(.note)|\(.name) \(.city)"' alice.out)"
 jq -r '.calls[2] | "    \(.tool): \(.code) \(.data | tojson)"' alice.out
-expect_eq "delete_records is denied -32010 with the rule's reason" "-32010 no deletes records are never deleted through MCP" \
+expect_eq "delete_records is denied -32010 with the rule's reason" \
+	"-32010 no deletes records are never deleted through MCP" \
 	"$(jq -r '.calls[2] | "\(.code) \(.data.rule) \(.data.reason)"' alice.out)"
 
 tell "bob (eng): customer_record (finance only)"
 tools --token "$BOB" --call customer_record --args '{"id":7}' >bob.out
-jq -r '"    tools bob sees: \(.tools | sort | join(" "))\n    \(.calls[0] | "\(.tool): \(.code) \(.data | tojson)")"' bob.out
+jq -r '"    tools bob sees: \(.tools | sort | join(" "))",
+	(.calls[0] | "    \(.tool): \(.code) \(.data | tojson)")' bob.out
 expect_eq "bob's call is refused by policy (-32010, rule default)" "-32010 default" \
 	"$(jq -r '.calls[0] | "\(.code) \(.data.rule)"' bob.out)"
 
@@ -210,5 +218,7 @@ echo "\$ grep -rlF \"\$TOKEN\" upstream.token ${places[*]}"
 grep -rlaF -- "$TOKEN" upstream.token "${places[@]}" 2>/dev/null | indent
 expect_eq "the token is only in its file: not in the journal, journald, logs, gateway or clients" upstream.token \
 	"$(grep -rlaF -- "$TOKEN" upstream.token "${places[@]}" 2>/dev/null | paste -sd' ')"
+expect_eq "the customer's card number and deploy key reached no client, journal or journald entry" "" \
+	"$(grep -laE '4111 1111 1111 1111|ghp_Zx9Yw8' alice.out export.jsonl payloads.txt journald.export | paste -sd' ')"
 
 say "Demo done in $(($(date +%s) - T0)) s: every step checked ($T_N checks). Cleaning up."
