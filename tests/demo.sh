@@ -9,7 +9,7 @@
 # approved by a second person, and without a token.  Then the operator's view (status, flows,
 # journald) and the auditor's (mcpwarden-replay list/show/verify), and a search for the token
 # everywhere.  Every step is checked: the demo stops with "DEMO FAILED: <step>" and exit 1 when
-# one does not hold.  DEMO_PAUSE: seconds before each part (default 3 on a terminal, else 0).
+# one does not hold.  DEMO_PAUSE: seconds before each part (default 5 on a terminal, else 0).
 T_QUIET=1
 source "$(dirname "$0")/lib.sh"
 t_begin
@@ -17,7 +17,8 @@ for c in node openssl jq curl unshare setpriv; do
 	command -v $c >/dev/null || { echo "demo: no $c command (make deps installs it)"; exit 1; }
 done
 T0=$(date +%s)
-PAUSE=${DEMO_PAUSE:-$([ -t 1 ] && echo 3 || echo 0)}
+PAUSE=${DEMO_PAUSE:-0}
+[ -t 1 ] && PAUSE=${DEMO_PAUSE:-5}
 say() { sleep "$PAUSE"; printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 tell() { printf '\033[2m%s\033[0m\n' "$*"; }
 die() {
