@@ -172,7 +172,9 @@ bench: all
 	$(Q)QUICK=1 tests/bench/mask.sh
 	$(Q)REPS=1 N=50 SECS=2 tests/bench/tls.sh
 
-demo: deps all
+# the Debian packages first, then the build (in this order also under -j), then the session
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/demo.sh
 
 install: all

@@ -9,7 +9,7 @@ PKGS=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libjansson-dev
 	libsystemd-dev libzstd-dev libcurl4-openssl-dev libcap-dev libpcre2-dev pkg-config
 	# tests
-	libcmocka-dev libclang-rt-14-dev iproute2 util-linux systemd jq curl nodejs npm procps
+	libcmocka-dev libclang-rt-14-dev iproute2 util-linux systemd jq curl openssl nodejs npm procps
 	postgresql postgresql-client
 	# benchmarks
 	nginx mitmproxy

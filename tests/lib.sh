@@ -10,7 +10,8 @@
 #                ip_octets, test_ca, test_leaf
 #   the agent    agent_config, gw_agent_config, idp_identity, start_agent, agent_wait_up, mw,
 #                start_journald, start_private_journald, start_agent_journald, journal_ctl
-#   peers        peers_install, start_idp, need_idp, idp_token, start_everything
+#   peers        peers_install, start_idp, need_idp, idp_token, jwt_claims, start_everything,
+#                start_sdk_upstream, spawn_gw_civic
 #   PostgreSQL   need_postgres, start_postgres, pg_shop_db, pgq, as_pg, pg_stop, start_dbhub,
 #                dbhub_sql
 set -u
@@ -303,6 +304,47 @@ idp_token() {
 	run_in "$T_CG/other" curl -s --max-time 5 -u "$1:$1-secret" -d grant_type=client_credentials \
 		-d scope=mcp -d "resource=${3:-urn:mcp:gateway}" "http://127.0.0.1:$2/token" |
 		jq -r '.access_token // empty'
+}
+
+# jwt_claims TOKEN: the JSON claims of a JWT (its payload, base64url decoded); not verified.
+jwt_claims() {
+	local p
+	p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
+	while [ $((${#p} % 4)) -ne 0 ]; do p="$p="; done
+	base64 -d <<<"$p"
+}
+
+# start_sdk_upstream LOG TOKEN_FILE [--https PORT:CERT:KEY]... [--http PORT]...: the MCP SDK
+# server tests/e2e/peers/https-sdk-server.mjs in the "other" cgroup, answering only requests
+# carrying the token in TOKEN_FILE; waits for its "ready" (10 s).  Its PID is UP_PID; when it
+# does not come up, a failed check "the SDK upstream starts" and status 1.
+start_sdk_upstream() {
+	local log=$1
+	shift
+	spawn_in "$T_CG/other" "$log" node "$T_ROOT/tests/e2e/peers/https-sdk-server.mjs" "$@"
+	UP_PID=$SPAWNED
+	for _ in $(seq 100); do
+		grep -qx ready "$log" && return 0
+		kill -0 "$UP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	not_ok "the SDK upstream starts" "$(tail -5 "$log")"
+	return 1
+}
+
+# spawn_gw_civic PORT TARGET_URL HOSTS CA_PEM [USER]: the npm civic passthrough gateway
+# (peers/gateway-civic.sh) on 127.0.0.1:PORT in the enrolled "gw" cgroup, forwarding to
+# TARGET_URL, resolving names through the file HOSTS (bind-mounted over /etc/hosts in a mount
+# namespace of its own), trusting CA_PEM besides Node's roots (NODE_EXTRA_CA_CERTS), and run
+# as USER when given (setpriv: that uid and primary gid, no other groups).  Log
+# $T_DIR/gw-PORT.log; the PID (node's) in $SPAWNED.
+spawn_gw_civic() {
+	local port=$1 target=$2 hosts=$3 ca=$4 user=${5:-}
+	local -a as=()
+	[ -n "$user" ] && as=(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --clear-groups)
+	spawn_in "$T_CG/gw" "$T_DIR/gw-$port.log" env NODE_EXTRA_CA_CERTS="$ca" \
+		unshare --mount --propagation private -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$hosts" \
+		"${as[@]}" "$T_ROOT/tests/e2e/peers/gateway-civic.sh" "$port" "$target"
 }
 
 MW_SOCK() { echo "$T_DIR/run/control.sock"; }

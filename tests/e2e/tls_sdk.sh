@@ -48,14 +48,11 @@ printf 'Authorization: Bearer %s\n' "$TOKEN" >auth.hdr # for curl -H @file: not 
 printf '127.0.0.1 localhost mcp.test plain.test wrongname.test expired.test unknownca.test\n' >hosts
 
 # --- the upstream: one SDK server process, five ports -----------------------------------------
-spawn_in "$T_CG/other" upstream.log node "$PEERS/https-sdk-server.mjs" "$T_DIR/upstream.token" \
+start_sdk_upstream upstream.log "$T_DIR/upstream.token" \
 	--https "$UP_TLS:mcp.test.crt:mcp.test.key" --http "$UP_PLAIN" \
 	--https "$UP_WRONG:other.test.crt:other.test.key" --https "$UP_EXPIRED:expired.test.crt:expired.test.key" \
-	--https "$UP_UNKNOWN:unknownca.test.crt:unknownca.test.key"
-UP_PID=$SPAWNED
-for _ in $(seq 100); do grep -qx ready upstream.log && break; kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
-grep -qx ready upstream.log && ok "the SDK upstream serves HTTPS and HTTP" ||
-	{ not_ok "the SDK upstream starts" "$(tail -5 upstream.log)"; exit 1; }
+	--https "$UP_UNKNOWN:unknownca.test.crt:unknownca.test.key" || exit 1
+ok "the SDK upstream serves HTTPS and HTTP"
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
 direct() { # PORT SCHEME [curl options]: one initialize straight to the upstream, outside the agent
 	local port=$1 scheme=$2
@@ -108,9 +105,7 @@ ok "agent starts with a CA, five upstreams rules and a credential, logging to jo
 # trusting mcpwarden's CA only (Node's bundled roots plus NODE_EXTRA_CA_CERTS)
 declare -A GWPID
 start_gw() { # PORT TARGET_URL
-	spawn_in "$T_CG/gw" "gw-$1.log" env NODE_EXTRA_CA_CERTS="$T_DIR/mwca.pem" \
-		unshare --mount --propagation private -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T_DIR/hosts" \
-		"$PEERS/gateway-civic.sh" "$1" "$2"
+	spawn_gw_civic "$1" "$2" "$T_DIR/hosts" "$T_DIR/mwca.pem"
 	GWPID[$1]=$SPAWNED
 }
 start_gw $GW_TLS "https://mcp.test:$UP_TLS/mcp"

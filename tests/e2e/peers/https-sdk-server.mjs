@@ -11,7 +11,8 @@
 // before it: "PORT token jti=JTI iat=IAT exp=EXP sub=SUB client_id=CLIENT now=SECONDS"
 // (claims only, never the token).
 // Tools: echo {message} ("Echo: MESSAGE"), delete_records {table} (a tool a policy denies),
-// customer_record {id} (JSON text with a test card number, an email and a GitHub token).
+// customer_record {id} (JSON text with a test card number, an email and a GitHub token),
+// run_migration {name} ("Migration NAME applied": a risky tool for a policy to send to review).
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -92,6 +93,9 @@ function makeServer() {
 	async ({ table }) => ({ content: [{ type: 'text', text: `deleted every record of ${table}` }] }));
 	server.registerTool('customer_record', { description: 'One customer, by id.', inputSchema: { id: z.number() } },
 		async ({ id }) => ({ content: [{ type: 'text', text: JSON.stringify({ ...CUSTOMER, id }) }] }));
+	server.registerTool('run_migration', { description: 'Applies a database schema migration.',
+		inputSchema: { name: z.string() } },
+	async ({ name }) => ({ content: [{ type: 'text', text: `Migration ${name} applied` }] }));
 	return server;
 }
 
