@@ -101,7 +101,9 @@ json_t *journal_index_add(json_t *sessions, const struct mw_jrec *r, const char 
 		if (meta) {
 			json_t *g = json_object_get(meta, "groups");
 
-			copy_str(s, "user", meta, "sub");
+			copy_str(s, "user", meta, "sub"); /* the first caller */
+			/* every caller: a gateway may carry several people's calls on one flow */
+			list_add(s, "users", json_string_value(json_object_get(meta, "sub")));
 			list_add(s, "decisions", json_string_value(json_object_get(meta, "decision")));
 			list_add(s, "rules", json_string_value(json_object_get(meta, "rule")));
 			list_add(s, "tools", json_string_value(json_object_get(meta, "tool")));

@@ -198,6 +198,8 @@ R list | indent
 sid=$(R list --user alice --tool customer_record --json | jq -r '.[0].session // empty')
 [ -n "$sid" ] || die "no journaled session of alice's customer_record call"
 tell "the gateway carries every caller over one upstream connection: each request is journaled with its caller."
+expect_eq "the session lists every caller on that connection (--user bob finds it too)" "$sid" \
+	"$(R list --user bob --json | jq -r --arg s "$sid" '.[] | select(.session == $s) | .session')"
 echo "\$ mcpwarden-replay show $sid"
 R show "$sid" >show.txt
 cut -c1-180 show.txt | indent

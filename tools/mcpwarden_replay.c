@@ -154,6 +154,16 @@ static bool in_list(json_t *s, const char *key, const char *v)
 }
 
 static const char *sget(json_t *s, const char *k);
+static void join(json_t *s, const char *key, char *buf, size_t size);
+
+/* Every caller of the session ("alice,bob"); indexes written before "users" have "user". */
+static const char *users_str(json_t *s, char *buf, size_t size)
+{
+	if (json_array_size(json_object_get(s, "users")) == 0)
+		return sget(s, "user");
+	join(s, "users", buf, size);
+	return buf;
+}
 
 static bool filter_match(const struct filters *f, json_t *s)
 {
@@ -162,7 +172,7 @@ static bool filter_match(const struct filters *f, json_t *s)
 	uint64_t open = (uint64_t)json_integer_value(json_object_get(s, "open"));
 	uint64_t end = (uint64_t)json_integer_value(json_object_get(s, "end"));
 
-	if (f->user && (!u || strcmp(u, f->user) != 0))
+	if (f->user && !in_list(s, "users", f->user) && (!u || strcmp(u, f->user) != 0))
 		return false;
 	if (f->group && !in_list(s, "groups", f->group))
 		return false;
@@ -374,7 +384,7 @@ static int cmd_list(struct replay_archive *a, const struct filters *f)
 		       "START", "STATE", "USER", "UNIT/COMM[PID]", "TARGET", "TOOLS",
 		       "DECISIONS", "RECORDS");
 		for (size_t i = 0; i < n; i++) {
-			char t[40], who[128], tools[128], dec[64];
+			char t[40], who[128], tools[128], dec[64], users[128];
 			json_t *s = v[i];
 			const char *ms = json_string_value(json_object_get(s, "mcp_session"));
 
@@ -393,7 +403,8 @@ static int cmd_list(struct replay_archive *a, const struct filters *f)
 			join(s, "tools", tools, sizeof(tools));
 			join(s, "decisions", dec, sizeof(dec));
 			printf("%-16s  %-24s  %-9s  %-12s  %-24s  %-22s  %-16s  %-10s  %lld\n",
-			       sget(s, "session"), t, sget(s, "state"), sget(s, "user"), who,
+			       sget(s, "session"), t, sget(s, "state"),
+			       users_str(s, users, sizeof(users)), who,
 			       sget(s, "target"), tools, dec,
 			       (long long)json_integer_value(json_object_get(s, "records")));
 		}
@@ -474,13 +485,15 @@ static int show_cb(void *ud, const struct replay_seg *seg, size_t off, const str
 
 static void show_header(json_t *s)
 {
-	char t[40], groups[256];
+	char t[40], groups[256], users[256];
+	size_t n = json_array_size(json_object_get(s, "users"));
 
 	replay_time((uint64_t)json_integer_value(json_object_get(s, "open")), t, sizeof(t));
 	join(s, "groups", groups, sizeof(groups));
-	printf("session %s  %s  user %s  groups %s  unit %s  pid %lld  comm %s\n"
+	printf("session %s  %s  user%s %s  groups %s  unit %s  pid %lld  comm %s\n"
 	       "target %s  state %s  MCP session %s\n",
-	       sget(s, "session"), t, sget(s, "user"), groups, sget(s, "unit"),
+	       sget(s, "session"), t, n > 1 ? "s" : "", users_str(s, users, sizeof(users)), groups,
+	       sget(s, "unit"),
 	       (long long)json_integer_value(json_object_get(s, "pid")), sget(s, "comm"),
 	       sget(s, "target"), sget(s, "state"), sget(s, "mcp_session"));
 }

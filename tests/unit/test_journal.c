@@ -450,6 +450,35 @@ static void test_index_mcp_approvals(void **state)
 	json_decref(all);
 }
 
+/* The index: one flow carrying several callers' decisions (a gateway multiplexing people on
+ * one upstream connection) lists every caller; "user" stays the first. */
+static void test_index_users(void **state)
+{
+	static const char *const metas[] = {
+		"{\"sub\":\"alice\",\"groups\":\"finance\",\"decision\":\"allow\"}",
+		"{\"sub\":\"bob\",\"groups\":\"eng\",\"decision\":\"deny\"}",
+		"{\"sub\":\"alice\",\"groups\":\"finance\",\"decision\":\"allow\"}",
+	};
+	json_t *all = json_object(), *s = NULL, *l;
+
+	(void)state;
+	for (unsigned i = 0; i < 3; i++) {
+		struct mw_jrec r;
+
+		rec_fill(&r, i + 1, 0x43, i + 1, metas[i], "{}");
+		r.type = MW_JREC_DECISION;
+		s = journal_index_add(all, &r, "seg", 160);
+	}
+	assert_non_null(s);
+	assert_string_equal(json_string_value(json_object_get(s, "user")), "alice");
+	l = json_object_get(s, "users");
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(json_string_value(json_array_get(l, 0)), "alice");
+	assert_string_equal(json_string_value(json_array_get(l, 1)), "bob");
+	assert_int_equal(json_array_size(json_object_get(s, "groups")), 2);
+	json_decref(all);
+}
+
 /* A reload: rotation settings apply to the running writer; dir and mode are named as
  * needing a restart and keep their values. */
 static void test_reconfigure(void **state)
@@ -623,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_seal_and_evolve),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_index_mcp_approvals),
+		cmocka_unit_test(test_index_users),
 		cmocka_unit_test_setup_teardown(test_reconfigure, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_writer_strict, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_recovery, setup_dir, teardown_dir),
