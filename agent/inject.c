@@ -216,7 +216,7 @@ static bool is_credential_field(const struct mw_cred *c, struct http1_str name)
 	return http1_str_eq_ci(name, c->spec.header);
 }
 
-int inject_rewrite_head(struct mw_cred *c, const struct http1_head *head, struct mw_bytes *out)
+static int rewrite_head(struct mw_cred *c, const struct http1_head *head, struct mw_bytes *out)
 {
 	bool add = !(c->spec.keep_caller_token && strcasecmp(c->spec.header, "Authorization") == 0);
 	char line[32];
@@ -253,4 +253,16 @@ int inject_rewrite_head(struct mw_cred *c, const struct http1_head *head, struct
 			return r;
 	}
 	return bytes_append(out, "\r\n", 2);
+}
+
+int inject_rewrite_head(struct mw_cred *c, const struct http1_head *head, struct mw_bytes *out)
+{
+	size_t start = out->len;
+	int r = rewrite_head(c, head, out);
+
+	if (r < 0 && out->len > start) { /* nothing of a head that cannot go out stays queued */
+		explicit_bzero(out->data + start, out->len - start);
+		out->len = start;
+	}
+	return r;
 }

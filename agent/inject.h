@@ -80,5 +80,6 @@ bool cred_ready(struct mw_cred *c);
 /* Rewrite a request head: the start line and every field but the credential fields
  * (Authorization and Proxy-Authorization, and the rule's header; Authorization is kept with
  * keep_caller_token), then the held credential, then the empty line, appended to out.
- * -EAGAIN when an oauth credential holds no token yet, or only an expired one. */
+ * -EAGAIN when an oauth credential holds no token yet, or only an expired one; on an error
+ * nothing is appended. */
 int inject_rewrite_head(struct mw_cred *c, const struct http1_head *head, struct mw_bytes *out);

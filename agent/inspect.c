@@ -379,21 +379,27 @@ static int identify(struct mw_inspect *in, struct mw_jwt_claims **ret, char *why
 	return r < 0 ? -EACCES : 0;
 }
 
+/* The agent's own HTTP error (text/plain, then close) in a new buffer; its length, or -1. */
+static int http_error_text(int status, const char *text, char **ret)
+{
+	return asprintf(ret,
+			"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+			"Connection: close\r\n\r\n%s\n",
+			status, status == 413 ? "Content Too Large"
+				: status == 431 ? "Request Header Fields Too Large"
+				: status == 501 ? "Not Implemented"
+				: status == 505 ? "HTTP Version Not Supported"
+				: status == 503 ? "Service Unavailable"
+						: "Bad Request",
+			strlen(text) + 1, text);
+}
+
 static int reply_http_error(struct mw_inspect *in, int status, const char *text,
 			    struct mw_bytes *to_client)
 {
 	int r;
 	char *buf;
-	int n = asprintf(&buf,
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n%s\n",
-			 status, status == 413 ? "Content Too Large"
-				 : status == 431 ? "Request Header Fields Too Large"
-				 : status == 501 ? "Not Implemented"
-				 : status == 505 ? "HTTP Version Not Supported"
-				 : status == 503 ? "Service Unavailable"
-						 : "Bad Request",
-			 strlen(text) + 1, text);
+	int n = http_error_text(status, text, &buf);
 
 	if (n < 0)
 		return -ENOMEM;
@@ -575,6 +581,22 @@ static int holds_settle(struct mw_inspect *in, struct mw_bytes *to_upstream,
 				inspect_record(in, &rec);
 			b = hold_bytes(s->hold);
 			r = release_held(in, b->data, b->len, to_upstream);
+			if (r == -EAGAIN) { /* approved, but no upstream token now: 503, in order */
+				int n = http_error_text(
+					503, "the upstream's credential is not available yet", &s->reply);
+
+				if (n < 0) {
+					s->reply = NULL;
+					return -ENOMEM;
+				}
+				s->len = (size_t)n;
+				s->close_after = in->refusing = in->answered = true;
+				record_own_for(in, s->session, s->method, s->tool, s->reply, s->len,
+					       NULL, 0);
+				s->hold = hold_free(s->hold);
+				pp = &s->next;
+				continue;
+			}
 			if (r == 0 && !in->resp_broken)
 				r = http1_parser_push_request(in->resp, hold_http_method(s->hold));
 			s->close_after = false; /* the upstream's answer decides */

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "approval.h"
+#include "inject.h"
 #include "inspect.h"
 #include "policy.h"
 
@@ -75,7 +76,14 @@ static void on_wake(void *ud)
 	((struct run *)ud)->wakes++;
 }
 
+static void run_start_flow(struct run *t, uint64_t hold_usec, const struct mw_inspect_flow *fl);
+
 static void run_start(struct run *t, uint64_t hold_usec)
+{
+	run_start_flow(t, hold_usec, &flow);
+}
+
+static void run_start_flow(struct run *t, uint64_t hold_usec, const struct mw_inspect_flow *fl)
 {
 	json_t *root = json_loads(policy_text, 0, NULL);
 	struct mw_diag d;
@@ -91,7 +99,7 @@ static void run_start(struct run *t, uint64_t hold_usec)
 	t->env->hold_usec = hold_usec;
 	t->env->keepalive_usec = 5000000;
 	t->env->wake = on_wake;
-	assert_int_equal(inspect_new(t->env, &flow, on_report, t, &t->in), 0);
+	assert_int_equal(inspect_new(t->env, fl, on_report, t, &t->in), 0);
 	inspect_set_recorder(t->in, on_record);
 }
 
@@ -190,6 +198,53 @@ static void test_approved_in_order(void **state)
 	run_end(&t);
 	free(held);
 	free(next);
+}
+
+/* Approved while the upstream's credential has no usable token (an OAuth token expired during
+ * the hold): the client gets the agent's 503 in order, nothing goes upstream, the flow closes
+ * after it; the connection is not reset. */
+static void test_approved_no_credential(void **state)
+{
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct mw_inspect_flow fl = flow;
+	char dir[] = "/tmp/mw-hold.XXXXXX", why[256], id[16];
+	char *held = post(1, "DROP TABLE t");
+	struct mw_cred *c = NULL;
+	struct run t;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "https://idp.example/token");
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
+	snprintf(spec.oauth.client_secret_file, sizeof(spec.oauth.client_secret_file), "%s/s", dir);
+	f = fopen(spec.oauth.client_secret_file, "we");
+	assert_non_null(f);
+	fputs("secret\n", f);
+	fclose(f);
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_false(cred_ready(c)); /* no token yet */
+	fl.cred = c;
+	run_start_flow(&t, 0, &fl);
+	client(&t, held);
+	assert_true(inspect_holding(t.in));
+	snprintf(id, sizeof(id), "%s", pending_id(&t));
+	assert_int_equal(approvals_decide(t.reg, id, &carol, true, "ok", 0, false,
+					  mw_now_wall_usec(), why, sizeof(why)),
+			 0);
+	client(&t, NULL);
+	assert_false(inspect_holding(t.in));
+	assert_int_equal(t.up.len, 0);
+	assert_true(t.cl.len > 0);
+	assert_memory_equal(t.cl.data, "HTTP/1.1 503 ", 13);
+	assert_non_null(memmem(t.cl.data, t.cl.len, "credential is not available yet", 31));
+	assert_true(t.close);
+	run_end(&t);
+	cred_free(c);
+	unlink(spec.oauth.client_secret_file);
+	rmdir(dir);
+	free(held);
 }
 
 static void test_denied_then_next(void **state)
@@ -549,6 +604,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_approved_in_order),
+		cmocka_unit_test(test_approved_no_credential),
 		cmocka_unit_test(test_denied_then_next),
 		cmocka_unit_test(test_hold_limit_then_retry),
 		cmocka_unit_test(test_stream_approved_json),

@@ -72,8 +72,13 @@ static int rewrite(struct mw_cred *c, char *out, size_t size)
 	assert_int_equal(http1_parser_new(HTTP1_REQUEST, NULL, &p), 0);
 	assert_int_equal(http1_parse(p, request, strlen(request), &ev), 0);
 	assert_int_equal(ev.type, HTTP1_EV_HEAD);
+	assert_int_equal(bytes_append(&b, "queued", 6), 0); /* what the output held before */
 	r = inject_rewrite_head(c, http1_parser_head(p), &b);
+	if (r < 0) /* nothing appended on an error: no partial head can go upstream */
+		assert_int_equal(b.len, 6);
 	if (r == 0) {
+		assert_memory_equal(b.data, "queued", 6);
+		bytes_consume(&b, 6);
 		assert_true(b.len < size);
 		memcpy(out, b.data, b.len);
 		out[b.len] = '\0';
