@@ -12,7 +12,7 @@
 
 #include "journal_codec.h"
 
-#define MW_JINDEX_MAX_LIST 64 /* distinct tools / decisions kept per session */
+#define MW_JINDEX_MAX_LIST 64 /* distinct values kept per list of a session (users, tools, ...) */
 
 /* Fold one record into sessions (an object keyed by the session's hex id); file and offset
  * name where the record's frame starts.  Returns the summary touched (borrowed), or NULL

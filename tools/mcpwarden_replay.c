@@ -147,8 +147,8 @@ static bool in_list(json_t *s, const char *key, const char *v)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(json_object_get(s, key), i, e)
-		if (strcmp(json_string_value(e), v) == 0)
+	json_array_foreach(json_object_get(s, key), i, e) /* an index is untrusted input */
+		if (json_is_string(e) && strcmp(json_string_value(e), v) == 0)
 			return true;
 	return false;
 }
@@ -351,7 +351,9 @@ static void join(json_t *s, const char *key, char *buf, size_t size)
 
 	buf[0] = 0;
 	json_array_foreach(json_object_get(s, key), i, e) {
-		if (i)
+		if (!json_is_string(e))
+			continue;
+		if (len)
 			mw_str_append(buf, size, &len, ",", 1);
 		mw_str_append(buf, size, &len, json_string_value(e), strlen(json_string_value(e)));
 	}
