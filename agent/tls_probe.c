@@ -124,7 +124,6 @@ uint64_t tls_probe_count(const struct mw_tls_probe *p)
 static void entry_finish(struct probe_entry *e)
 {
 	uint64_t now = mw_now_mono_usec();
-
 	struct mw_tls_probe_wait *w = e->waits;
 	struct mw_tls_probe_result result;
 
