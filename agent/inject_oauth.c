@@ -232,6 +232,7 @@ static void *refresher(void *arg)
 {
 	struct mw_oauth *o = arg;
 	unsigned failed = 0;
+	bool had_token = false;
 	uint64_t valid_until = 0; /* CLOCK_MONOTONIC usec of the held token's end, 0: none */
 
 	pthread_mutex_lock(&o->lock);
@@ -251,6 +252,8 @@ static void *refresher(void *arg)
 		if (r == 0) {
 			valid_until = expires ? now + expires * 1000000ULL : 0;
 			failed = 0;
+			rep.first_token = !had_token;
+			had_token = true;
 		} else {
 			failed++;
 			/* the held token (if any) stays in use until it ends; cred_ready() knows */

@@ -32,7 +32,8 @@ struct mw_oauth_report {
 	int r;			/* 0 or the fetch's -errno */
 	const char *error;	/* why, when r < 0 */
 	uint64_t expires_in;	/* the new token's lifetime (s), 0: none given */
-	uint64_t fetches;	/* fetches so far, this one included */
+	uint64_t fetches;	/* fetches so far, this one included, failed ones too */
+	bool first_token;	/* r == 0 and no fetch of this refresher worked before */
 	unsigned failed_before; /* failed fetches in a row before this one */
 	bool held_expired;	/* r < 0 and the last token has ended: requests get 503 */
 };

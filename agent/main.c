@@ -497,11 +497,11 @@ static void oauth_report(const struct mw_oauth_report *rep, void *userdata)
 
 	log_fields_add(&lf, "MCPW_CREDENTIAL", "%s", rep->name);
 	if (rep->r == 0) {
-		log_fields_add(&lf, "MCPW_DECISION", "%s", rep->fetches == 1 ? "fetched" : "refreshed");
+		log_fields_add(&lf, "MCPW_DECISION", "%s", rep->first_token ? "fetched" : "refreshed");
 		log_fields_add(&lf, "MCPW_TTL", "%" PRIu64, rep->expires_in);
 		log_event(LOG_INFO, MW_MID_CREDENTIAL, &lf,
 			  "Upstream credential '%s': token %s, valid %" PRIu64 " s%s", rep->name,
-			  rep->fetches == 1 ? "fetched" : "refreshed", rep->expires_in,
+			  rep->first_token ? "fetched" : "refreshed", rep->expires_in,
 			  rep->failed_before ? " (after failed fetches)" : "");
 		return;
 	}

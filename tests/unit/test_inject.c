@@ -271,7 +271,8 @@ static void idp_stop(struct idp *idp)
 
 struct reports {
 	pthread_mutex_t lock;
-	unsigned ok, failed;
+	unsigned ok, failed, first_tokens;
+	uint64_t first_token_fetches; /* rep->fetches of the report that said first_token */
 	uint64_t last_ttl;
 	char name[64];
 };
@@ -285,6 +286,10 @@ static void on_report(const struct mw_oauth_report *rep, void *userdata)
 		rs->ok++;
 	else
 		rs->failed++;
+	if (rep->first_token) {
+		rs->first_tokens++;
+		rs->first_token_fetches = rep->fetches;
+	}
 	rs->last_ttl = rep->expires_in;
 	snprintf(rs->name, sizeof(rs->name), "%s", rep->name);
 	pthread_mutex_unlock(&rs->lock);
@@ -346,12 +351,60 @@ static void test_oauth(void **state)
 	assert_int_equal(rs.failed, 0);
 	assert_int_equal(rs.last_ttl, 2);
 	assert_string_equal(rs.name, "oauth:mw");
+	assert_int_equal(rs.first_tokens, 1);
+	assert_int_equal(rs.first_token_fetches, 1);
 
 	/* a refusal says why without the secret */
 	idp.status = 401;
 	assert_int_equal(oauth_fetch(c, &expires, err, sizeof(err)), -EACCES);
 	assert_non_null(strstr(err, "401: invalid_client"));
 	assert_null(strstr(err, CLIENT_SECRET));
+	cred_free(c);
+	idp_stop(&idp);
+}
+
+/* An IdP that refuses the first fetch: the first token after it is still the first one
+ * (logged "fetched"), the next ones are refreshes. */
+static void test_oauth_first_fails(void **state)
+{
+	struct reports rs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct idp idp = {};
+	struct mw_cred *c;
+	struct mw_oauth *o;
+	unsigned ok = 0, failed = 0;
+
+	idp_start(&idp);
+	idp.status = 401;
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "http://127.0.0.1:%u/token", idp.port);
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
+	write_file("client_secret", CLIENT_SECRET "\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_int_equal(oauth_start(c, on_report, &rs, &o), 0);
+	for (int i = 0; i < 50 && failed == 0; i++) {
+		usleep(100 * 1000);
+		pthread_mutex_lock(&rs.lock);
+		failed = rs.failed;
+		pthread_mutex_unlock(&rs.lock);
+	}
+	assert_int_equal(failed, 1);
+	idp.status = 200;
+	/* the retry comes MW_OAUTH_RETRY_SEC later, then a refresh half-way through 2 s */
+	for (int i = 0; i < (MW_OAUTH_RETRY_SEC + 5) * 10 && ok < 2; i++) {
+		usleep(100 * 1000);
+		pthread_mutex_lock(&rs.lock);
+		ok = rs.ok;
+		pthread_mutex_unlock(&rs.lock);
+	}
+	oauth_stop(o);
+	assert_true(rs.ok >= 2);
+	assert_int_equal(rs.failed, 1);
+	assert_int_equal(rs.first_tokens, 1);
+	assert_int_equal(rs.first_token_fetches, 2);
+	assert_true(cred_ready(c));
 	cred_free(c);
 	idp_stop(&idp);
 }
@@ -390,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_systemd_credential),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_oauth),
+		cmocka_unit_test(test_oauth_first_fails),
 		cmocka_unit_test(test_oauth_basic),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
