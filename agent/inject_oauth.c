@@ -269,7 +269,8 @@ static void *refresher(void *arg)
 			o->report(&rep, o->userdata);
 			pthread_mutex_lock(&o->lock);
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
+		/* monotonic like the token's end: a wall clock step cannot postpone the refresh */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += (time_t)next_fetch_sec(r, expires);
 		while (!o->stop && pthread_cond_timedwait(&o->cond, &o->lock, &ts) == 0)
 			;
@@ -281,6 +282,7 @@ static void *refresher(void *arg)
 int oauth_start(struct mw_cred *c, void (*report)(const struct mw_oauth_report *rep, void *userdata),
 		void *userdata, struct mw_oauth **ret)
 {
+	pthread_condattr_t ca;
 	struct mw_oauth *o;
 	int r;
 
@@ -293,9 +295,22 @@ int oauth_start(struct mw_cred *c, void (*report)(const struct mw_oauth_report *
 	o->report = report;
 	o->userdata = userdata;
 	pthread_mutex_init(&o->lock, NULL);
-	pthread_cond_init(&o->cond, NULL);
+	r = pthread_condattr_init(&ca);
+	if (r == 0) {
+		r = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (r == 0)
+			r = pthread_cond_init(&o->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (r) {
+		pthread_mutex_destroy(&o->lock);
+		free(o);
+		return -r;
+	}
 	r = pthread_create(&o->thread, NULL, refresher, o);
 	if (r) {
+		pthread_cond_destroy(&o->cond);
+		pthread_mutex_destroy(&o->lock);
 		free(o);
 		return -r;
 	}

@@ -1,7 +1,8 @@
 /* inject_oauth.h: OAuth 2.0 client_credentials tokens (RFC 6749 4.4) for an upstream
  * credential, fetched by the agent itself from the IdP's token endpoint over libcurl, on a
  * thread of their own so no flow waits on the IdP, held in the credential (inject.h) and
- * refreshed MW_OAUTH_REFRESH_MARGIN_SEC before expiry (half-way for short lifetimes).
+ * refreshed MW_OAUTH_REFRESH_MARGIN_SEC before expiry (half-way for short lifetimes), both
+ * counted on CLOCK_MONOTONIC (a wall clock step moves neither).
  * The client secret is the credential's (read at load, inject.h); the request form holding
  * it is wiped after each fetch; neither it nor a token is ever part of an error text. */
 #pragma once
