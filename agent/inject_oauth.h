@@ -15,6 +15,7 @@
 #define MW_OAUTH_REFRESH_MARGIN_SEC 60
 #define MW_OAUTH_RETRY_SEC 5		/* after a failed fetch */
 #define MW_OAUTH_TIMEOUT_SEC 10		/* one fetch */
+#define MW_OAUTH_POLL_MSEC 1000		/* a refresher's longest wait in libcurl between checks */
 #define MW_OAUTH_REPLY_MAX (64 * 1024)	/* a token response larger than this is refused */
 #define MW_OAUTH_ERROR_MAX 256
 #define MW_OAUTH_FORM_MAX 8192 /* the token request's body, the escaped client secret in it */
@@ -44,6 +45,8 @@ struct mw_oauth;
  * (may be NULL) is called after each fetch. */
 int oauth_start(struct mw_cred *c, void (*report)(const struct mw_oauth_report *rep, void *userdata),
 		void *userdata, struct mw_oauth **ret);
+/* Stop and free the refresher; a fetch in flight is given up at once (no report for it), so
+ * this returns promptly even while the IdP does not answer. */
 struct mw_oauth *oauth_stop(struct mw_oauth *o);
 /* The last failure ("" when the last fetch worked), and fetches done. */
 void oauth_status(struct mw_oauth *o, char *err, size_t err_size, uint64_t *ret_fetches);

@@ -3,6 +3,7 @@
  * rest of the head is unchanged; keep_caller_token keeps Authorization; a secret that cannot
  * be loaded yields an errno and nothing that contains it. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -409,6 +410,47 @@ static void test_oauth_first_fails(void **state)
 	idp_stop(&idp);
 }
 
+/* A token endpoint that accepts the connection and never answers (the kernel completes the
+ * handshake into the backlog): stopping the refresher aborts the fetch in flight instead of
+ * waiting out MW_OAUTH_TIMEOUT_SEC, and reports nothing about it. */
+static void test_oauth_stop_in_flight(void **state)
+{
+	struct reports rs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct mw_cred *c;
+	struct mw_oauth *o;
+	uint64_t t0, took;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "http://127.0.0.1:%u/token", ntohs(a.sin_port));
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
+	write_file("client_secret", CLIENT_SECRET "\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(oauth_start(c, on_report, &rs, &o), 0);
+		usleep((useconds_t)(300 + 700 * round) * 1000); /* connected, waiting for the reply */
+		t0 = mw_now_mono_usec();
+		oauth_stop(o);
+		took = mw_now_mono_usec() - t0;
+		print_message("oauth_stop with a fetch in flight: %" PRIu64 " us\n", took);
+		if (took > 500 * 1000)
+			fail_msg("oauth_stop took %" PRIu64 " us", took);
+	}
+	assert_int_equal(rs.ok + rs.failed, 0);
+	assert_false(cred_ready(c));
+	cred_free(c);
+	close(fd);
+}
+
 /* client_secret_basic: id and secret in HTTP Basic, neither in the body */
 static void test_oauth_basic(void **state)
 {
@@ -444,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_oauth),
 		cmocka_unit_test(test_oauth_first_fails),
+		cmocka_unit_test(test_oauth_stop_in_flight),
 		cmocka_unit_test(test_oauth_basic),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
