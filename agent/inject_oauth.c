@@ -25,17 +25,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata)
 {
 	struct reply *r = userdata;
 	size_t add = size * n;
-	char *d;
 
 	if (r->len + add > MW_OAUTH_REPLY_MAX) {
 		r->too_big = true;
 		return 0;
 	}
-	d = realloc(r->data, r->len + add + 1);
-	if (!d)
-		return 0;
-	memcpy(d + r->len, p, add);
-	r->data = d;
+	/* the largest reply at once, never grown: realloc would leave unwiped copies of the
+	 * token in freed memory */
+	if (!r->data) {
+		r->data = malloc(MW_OAUTH_REPLY_MAX + 1);
+		if (!r->data)
+			return 0;
+	}
+	memcpy(r->data + r->len, p, add);
 	r->len += add;
 	r->data[r->len] = '\0';
 	return add;
