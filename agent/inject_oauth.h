@@ -14,6 +14,8 @@
 
 #define MW_OAUTH_REFRESH_MARGIN_SEC 60
 #define MW_OAUTH_RETRY_SEC 5		/* after a failed fetch */
+#define MW_OAUTH_FAILURE_LOG_EVERY 12	/* failures in a row logged: the 1st, then every 12th
+					 * (at MW_OAUTH_RETRY_SEC: once a minute) */
 #define MW_OAUTH_TIMEOUT_SEC 10		/* one fetch */
 #define MW_OAUTH_POLL_MSEC 1000		/* a refresher's longest wait in libcurl between checks */
 #define MW_OAUTH_REPLY_MAX (64 * 1024)	/* a token response larger than this is refused */
