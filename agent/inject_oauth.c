@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -24,17 +25,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata)
 {
 	struct reply *r = userdata;
 	size_t add = size * n;
-	char *d;
 
 	if (r->len + add > MW_OAUTH_REPLY_MAX) {
 		r->too_big = true;
 		return 0;
 	}
-	d = realloc(r->data, r->len + add + 1);
-	if (!d)
-		return 0;
-	memcpy(d + r->len, p, add);
-	r->data = d;
+	/* the largest reply at once, never grown: realloc would leave unwiped copies of the
+	 * token in freed memory */
+	if (!r->data) {
+		r->data = malloc(MW_OAUTH_REPLY_MAX + 1);
+		if (!r->data)
+			return 0;
+	}
+	memcpy(r->data + r->len, p, add);
 	r->len += add;
 	r->data[r->len] = '\0';
 	return add;
@@ -97,7 +100,38 @@ static int basic_auth(CURL *curl, const char *id, const char *secret, char *user
 	return 0;
 }
 
-int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t err_size)
+/* The transfer on the refresher's multi handle: oauth_stop() sets *stop and wakes
+ * curl_multi_poll(), so a fetch in flight (connecting, or waiting for an IdP that does not
+ * answer) is given up at once instead of after MW_OAUTH_TIMEOUT_SEC. */
+static CURLcode perform_stoppable(CURL *curl, CURLM *multi, const atomic_bool *stop)
+{
+	CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	if (curl_multi_add_handle(multi, curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (running && !atomic_load(stop)) {
+		if (curl_multi_perform(multi, &running) != CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
+		if (running && !atomic_load(stop) &&
+		    curl_multi_poll(multi, NULL, 0, MW_OAUTH_POLL_MSEC, NULL) != CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	while ((msg = curl_multi_info_read(multi, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl)
+			cc = msg->data.result;
+	curl_multi_remove_handle(multi, curl);
+	return cc;
+}
+
+/* oauth_fetch(), on multi (NULL: curl_easy_perform()) and given up once *stop is set. */
+static int fetch(struct mw_cred *c, CURLM *multi, const atomic_bool *stop,
+		 uint64_t *ret_expires_in, char *err, size_t err_size)
 {
 	const struct mw_cred_oauth *o = &cred_spec(c)->oauth;
 	const char *secret = cred_client_secret(c);
@@ -146,7 +180,9 @@ int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t e
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)MW_OAUTH_TIMEOUT_SEC);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	cc = curl_easy_perform(curl);
+	/* straight to the endpoint: no proxy the agent's environment names sees the secret */
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	cc = multi ? perform_stoppable(curl, multi, stop) : curl_easy_perform(curl);
 	explicit_bzero(form, sizeof(form));
 	explicit_bzero(pass, sizeof(pass));
 	if (cc != CURLE_OK) {
@@ -201,6 +237,11 @@ out:
 	return r;
 }
 
+int oauth_fetch(struct mw_cred *c, uint64_t *ret_expires_in, char *err, size_t err_size)
+{
+	return fetch(c, NULL, NULL, ret_expires_in, err, err_size);
+}
+
 struct mw_oauth {
 	struct mw_cred *cred;
 	void (*report)(const struct mw_oauth_report *rep, void *userdata);
@@ -209,6 +250,8 @@ struct mw_oauth {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
+	atomic_bool abort; /* stop, read lock-free by the fetch in flight */
+	CURLM *multi;	   /* the fetch's, woken by oauth_stop() */
 	char error[MW_OAUTH_ERROR_MAX];
 	uint64_t fetches;
 };
@@ -230,6 +273,7 @@ static void *refresher(void *arg)
 {
 	struct mw_oauth *o = arg;
 	unsigned failed = 0;
+	bool had_token = false;
 	uint64_t valid_until = 0; /* CLOCK_MONOTONIC usec of the held token's end, 0: none */
 
 	pthread_mutex_lock(&o->lock);
@@ -242,13 +286,19 @@ static void *refresher(void *arg)
 
 		pthread_mutex_unlock(&o->lock);
 		now = mw_now_mono_usec();
-		r = oauth_fetch(o->cred, &expires, err, sizeof(err));
+		r = fetch(o->cred, o->multi, &o->abort, &expires, err, sizeof(err));
+		if (atomic_load(&o->abort)) {
+			pthread_mutex_lock(&o->lock);
+			break; /* stopped: whatever the fetch did is no news to the owner */
+		}
 		rep.r = r;
 		rep.expires_in = expires;
 		rep.failed_before = failed;
 		if (r == 0) {
 			valid_until = expires ? now + expires * 1000000ULL : 0;
 			failed = 0;
+			rep.first_token = !had_token;
+			had_token = true;
 		} else {
 			failed++;
 			/* the held token (if any) stays in use until it ends; cred_ready() knows */
@@ -264,7 +314,8 @@ static void *refresher(void *arg)
 			o->report(&rep, o->userdata);
 			pthread_mutex_lock(&o->lock);
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
+		/* monotonic like the token's end: a wall clock step cannot postpone the refresh */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += (time_t)next_fetch_sec(r, expires);
 		while (!o->stop && pthread_cond_timedwait(&o->cond, &o->lock, &ts) == 0)
 			;
@@ -276,6 +327,7 @@ static void *refresher(void *arg)
 int oauth_start(struct mw_cred *c, void (*report)(const struct mw_oauth_report *rep, void *userdata),
 		void *userdata, struct mw_oauth **ret)
 {
+	pthread_condattr_t ca;
 	struct mw_oauth *o;
 	int r;
 
@@ -284,13 +336,34 @@ int oauth_start(struct mw_cred *c, void (*report)(const struct mw_oauth_report *
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
+	atomic_init(&o->abort, false);
 	o->cred = c;
 	o->report = report;
 	o->userdata = userdata;
+	o->multi = curl_multi_init();
+	if (!o->multi) {
+		free(o);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&o->lock, NULL);
-	pthread_cond_init(&o->cond, NULL);
+	r = pthread_condattr_init(&ca);
+	if (r == 0) {
+		r = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (r == 0)
+			r = pthread_cond_init(&o->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (r) {
+		pthread_mutex_destroy(&o->lock);
+		curl_multi_cleanup(o->multi);
+		free(o);
+		return -r;
+	}
 	r = pthread_create(&o->thread, NULL, refresher, o);
 	if (r) {
+		pthread_cond_destroy(&o->cond);
+		pthread_mutex_destroy(&o->lock);
+		curl_multi_cleanup(o->multi);
 		free(o);
 		return -r;
 	}
@@ -302,11 +375,14 @@ struct mw_oauth *oauth_stop(struct mw_oauth *o)
 {
 	if (!o)
 		return NULL;
+	atomic_store(&o->abort, true);
+	curl_multi_wakeup(o->multi);
 	pthread_mutex_lock(&o->lock);
 	o->stop = true;
 	pthread_cond_signal(&o->cond);
 	pthread_mutex_unlock(&o->lock);
 	pthread_join(o->thread, NULL);
+	curl_multi_cleanup(o->multi);
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->lock);
 	free(o);

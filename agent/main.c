@@ -490,18 +490,17 @@ static void keep_restart_only(const struct mw_config *old, struct mw_config *c)
 /* An OAuth refresher's fetch (inject_oauth.h), on its thread: each token fetched, the first
  * failure of a run and every MW_OAUTH_FAILURE_LOG_EVERY-th after, and the end of the held
  * token.  Names the credential and the endpoint's answer, never a secret or a token. */
-#define MW_OAUTH_FAILURE_LOG_EVERY 12 /* at MW_OAUTH_RETRY_SEC: once a minute */
 static void oauth_report(const struct mw_oauth_report *rep, void *userdata)
 {
 	struct mw_log_fields lf = {};
 
 	log_fields_add(&lf, "MCPW_CREDENTIAL", "%s", rep->name);
 	if (rep->r == 0) {
-		log_fields_add(&lf, "MCPW_DECISION", "%s", rep->fetches == 1 ? "fetched" : "refreshed");
+		log_fields_add(&lf, "MCPW_DECISION", "%s", rep->first_token ? "fetched" : "refreshed");
 		log_fields_add(&lf, "MCPW_TTL", "%" PRIu64, rep->expires_in);
 		log_event(LOG_INFO, MW_MID_CREDENTIAL, &lf,
 			  "Upstream credential '%s': token %s, valid %" PRIu64 " s%s", rep->name,
-			  rep->fetches == 1 ? "fetched" : "refreshed", rep->expires_in,
+			  rep->first_token ? "fetched" : "refreshed", rep->expires_in,
 			  rep->failed_before ? " (after failed fetches)" : "");
 		return;
 	}

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "util.h"
 
 struct pctx {
@@ -100,6 +102,63 @@ static int parse_match(struct pctx *x, json_t *v, struct mw_upstream *u)
 	return 0;
 }
 
+/* Whether host (as libcurl's URL parser gives it: IPv6 in brackets) is loopback: exactly
+ * "localhost", an IPv4 address in 127.0.0.0/8 or [::1]. */
+static bool host_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char v6[INET6_ADDRSTRLEN];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n < 3 || n - 2 >= sizeof(v6) || host[0] != '[' || host[n - 1] != ']')
+		return false;
+	memcpy(v6, host + 1, n - 2);
+	v6[n - 2] = '\0';
+	return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* The token endpoint receives the client secret: https, or plain http only to this host.
+ * Parsed by libcurl's own URL parser, the one the fetch uses, so both see the same host.
+ * Userinfo is refused: the URL is part of the fetch's error texts. */
+static int check_token_endpoint(struct pctx *x, const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
+	int r = 0;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		r = perr(x, "credential", "oauth", false, "token_endpoint: not a URL");
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER ||
+		 curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) != CURLUE_NO_PASSWORD)
+		r = perr(x, "credential", "oauth", false,
+			 "token_endpoint: no user or password in the URL (the client "
+			 "authenticates with client_secret_file)");
+	else if (!(strcasecmp(scheme, "https") == 0 ||
+		   (strcasecmp(scheme, "http") == 0 && host_loopback(host))))
+		r = perr(x, "credential", "oauth", false,
+			 "token_endpoint must be https:// (http:// only to localhost, "
+			 "127.0.0.0/8 or [::1])");
+	curl_free(scheme);
+	curl_free(host);
+	if (user)
+		explicit_bzero(user, strlen(user));
+	curl_free(user);
+	if (pass)
+		explicit_bzero(pass, strlen(pass));
+	curl_free(pass);
+	curl_url_cleanup(u);
+	return r;
+}
+
 static int parse_oauth(struct pctx *x, json_t *v, struct mw_cred_oauth *o)
 {
 	const char *k;
@@ -112,13 +171,8 @@ static int parse_oauth(struct pctx *x, json_t *v, struct mw_cred_oauth *o)
 		if (strcmp(k, "token_endpoint") == 0) {
 			r = copy_str(x, "credential", "oauth", e, o->token_endpoint,
 				     sizeof(o->token_endpoint), false);
-			if (r == 0 && strncmp(o->token_endpoint, "https://", 8) != 0 &&
-			    strncmp(o->token_endpoint, "http://127.", 11) != 0 &&
-			    strncmp(o->token_endpoint, "http://localhost", 16) != 0 &&
-			    strncmp(o->token_endpoint, "http://[::1]", 12) != 0)
-				r = perr(x, "credential", "oauth", false,
-					 "token_endpoint must be https:// (http:// only to "
-					 "loopback)");
+			if (r == 0)
+				r = check_token_endpoint(x, o->token_endpoint);
 		} else if (strcmp(k, "client_id") == 0) {
 			r = copy_str(x, "credential", "oauth", e, o->client_id,
 				     sizeof(o->client_id), false);

@@ -3,6 +3,7 @@
  * rest of the head is unchanged; keep_caller_token keeps Authorization; a secret that cannot
  * be loaded yields an errno and nothing that contains it. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,7 +277,8 @@ static void idp_stop(struct idp *idp)
 
 struct reports {
 	pthread_mutex_t lock;
-	unsigned ok, failed;
+	unsigned ok, failed, first_tokens;
+	uint64_t first_token_fetches; /* rep->fetches of the report that said first_token */
 	uint64_t last_ttl;
 	char name[64];
 };
@@ -290,6 +292,10 @@ static void on_report(const struct mw_oauth_report *rep, void *userdata)
 		rs->ok++;
 	else
 		rs->failed++;
+	if (rep->first_token) {
+		rs->first_tokens++;
+		rs->first_token_fetches = rep->fetches;
+	}
 	rs->last_ttl = rep->expires_in;
 	snprintf(rs->name, sizeof(rs->name), "%s", rep->name);
 	pthread_mutex_unlock(&rs->lock);
@@ -351,6 +357,8 @@ static void test_oauth(void **state)
 	assert_int_equal(rs.failed, 0);
 	assert_int_equal(rs.last_ttl, 2);
 	assert_string_equal(rs.name, "oauth:mw");
+	assert_int_equal(rs.first_tokens, 1);
+	assert_int_equal(rs.first_token_fetches, 1);
 
 	/* a refusal says why without the secret */
 	idp.status = 401;
@@ -359,6 +367,93 @@ static void test_oauth(void **state)
 	assert_null(strstr(err, CLIENT_SECRET));
 	cred_free(c);
 	idp_stop(&idp);
+}
+
+/* An IdP that refuses the first fetch: the first token after it is still the first one
+ * (logged "fetched"), the next ones are refreshes. */
+static void test_oauth_first_fails(void **state)
+{
+	struct reports rs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct idp idp = {};
+	struct mw_cred *c;
+	struct mw_oauth *o;
+	unsigned ok = 0, failed = 0;
+
+	idp_start(&idp);
+	idp.status = 401;
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "http://127.0.0.1:%u/token", idp.port);
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
+	write_file("client_secret", CLIENT_SECRET "\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), 0);
+	assert_int_equal(oauth_start(c, on_report, &rs, &o), 0);
+	for (int i = 0; i < 50 && failed == 0; i++) {
+		usleep(100 * 1000);
+		pthread_mutex_lock(&rs.lock);
+		failed = rs.failed;
+		pthread_mutex_unlock(&rs.lock);
+	}
+	assert_int_equal(failed, 1);
+	idp.status = 200;
+	/* the retry comes MW_OAUTH_RETRY_SEC later, then a refresh half-way through 2 s */
+	for (int i = 0; i < (MW_OAUTH_RETRY_SEC + 5) * 10 && ok < 2; i++) {
+		usleep(100 * 1000);
+		pthread_mutex_lock(&rs.lock);
+		ok = rs.ok;
+		pthread_mutex_unlock(&rs.lock);
+	}
+	oauth_stop(o);
+	assert_true(rs.ok >= 2);
+	assert_int_equal(rs.failed, 1);
+	assert_int_equal(rs.first_tokens, 1);
+	assert_int_equal(rs.first_token_fetches, 2);
+	assert_true(cred_ready(c));
+	cred_free(c);
+	idp_stop(&idp);
+}
+
+/* A token endpoint that accepts the connection and never answers (the kernel completes the
+ * handshake into the backlog): stopping the refresher aborts the fetch in flight instead of
+ * waiting out MW_OAUTH_TIMEOUT_SEC, and reports nothing about it. */
+static void test_oauth_stop_in_flight(void **state)
+{
+	struct reports rs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mw_cred_spec spec = { .kind = MW_CRED_OAUTH, .bearer = true };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct mw_cred *c;
+	struct mw_oauth *o;
+	uint64_t t0, took;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	snprintf(spec.header, sizeof(spec.header), "Authorization");
+	snprintf(spec.oauth.token_endpoint, sizeof(spec.oauth.token_endpoint),
+		 "http://127.0.0.1:%u/token", ntohs(a.sin_port));
+	snprintf(spec.oauth.client_id, sizeof(spec.oauth.client_id), "mw");
+	write_file("client_secret", CLIENT_SECRET "\n", spec.oauth.client_secret_file,
+		   sizeof(spec.oauth.client_secret_file));
+	assert_int_equal(cred_load(&spec, &c), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(oauth_start(c, on_report, &rs, &o), 0);
+		usleep((useconds_t)(300 + 700 * round) * 1000); /* connected, waiting for the reply */
+		t0 = mw_now_mono_usec();
+		oauth_stop(o);
+		took = mw_now_mono_usec() - t0;
+		print_message("oauth_stop with a fetch in flight: %" PRIu64 " us\n", took);
+		if (took > 500 * 1000)
+			fail_msg("oauth_stop took %" PRIu64 " us", took);
+	}
+	assert_int_equal(rs.ok + rs.failed, 0);
+	assert_false(cred_ready(c));
+	cred_free(c);
+	close(fd);
 }
 
 /* client_secret_basic: id and secret in HTTP Basic, neither in the body */
@@ -395,6 +490,8 @@ int main(void)
 		cmocka_unit_test(test_systemd_credential),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_oauth),
+		cmocka_unit_test(test_oauth_first_fails),
+		cmocka_unit_test(test_oauth_stop_in_flight),
 		cmocka_unit_test(test_oauth_basic),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -89,6 +89,84 @@ static void refused(const char *text, size_t index, const char *key, const char 
 		fail_msg("'%s' does not say '%s'", err.text, want);
 }
 
+static int parse_endpoint(const char *url, struct mw_upstream_error *err)
+{
+	struct mw_upstreams *u = NULL;
+	char text[1024];
+	int r;
+
+	snprintf(text, sizeof(text),
+		 "[{\"match\": {}, \"credential\": {\"oauth\": {\"token_endpoint\": \"%s\", "
+		 "\"client_id\": \"a\", \"client_secret_file\": \"/s\"}}}]",
+		 url);
+	r = parse(text, &u, err);
+	if (r == 0)
+		assert_string_equal(u->rules[0].cred.oauth.token_endpoint, url);
+	upstreams_free(u);
+	return r;
+}
+
+/* The client secret goes to the token endpoint: https, or http to this host only, decided on
+ * the host libcurl connects to, not on a prefix of the text. */
+static void token_endpoint_refusals(void)
+{
+	static const char *const remote[] = {
+		"http://idp.example/t",
+		"http://localhost@evil.example/token",
+		"http://localhost.evil.example/",
+		"http://127.attacker.example/",
+		"http://127.0.0.1.evil.example/t",
+		"http://[::1].evil.example/t",
+		"http://[::2]/t",
+		"http://[::ffff:10.0.0.1]/t",
+		"http://128.0.0.1/t",
+		"http://evil.example#@127.0.0.1/t",
+		"http://evil.example\\\\@127.0.0.1/t",
+		"ftp://127.0.0.1/t",
+		"file:///etc/passwd",
+		"127.0.0.1/t",
+	};
+	static const char *const userinfo[] = {
+		"https://user:pw@idp.example/t",
+		"https://user@idp.example/t",
+		"http://localhost:pw@127.0.0.1/t",
+	};
+	static const char *const good[] = {
+		"https://idp.example/t",
+		"https://idp.example:8443/oauth2/token?x=1",
+		"HTTPS://IDP.example/t",
+		"http://localhost/t",
+		"http://LocalHost:8080/t",
+		"http://127.0.0.1:18960/token",
+		"http://127.8.9.10/t",
+		"http://[::1]:9000/t",
+	};
+	struct mw_upstream_error err;
+
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		err = (struct mw_upstream_error){};
+		if (parse_endpoint(remote[i], &err) != -EINVAL)
+			fail_msg("'%s' accepted", remote[i]);
+		if (!strstr(err.text, "https://") && !strstr(err.text, "not a URL") &&
+		    !strstr(err.text, "no user or password"))
+			fail_msg("'%s': %s", remote[i], err.text);
+		assert_string_equal(err.subkey, "oauth");
+	}
+	for (size_t i = 0; i < sizeof(userinfo) / sizeof(userinfo[0]); i++) {
+		err = (struct mw_upstream_error){};
+		if (parse_endpoint(userinfo[i], &err) != -EINVAL)
+			fail_msg("'%s' accepted", userinfo[i]);
+		if (!strstr(err.text, "no user or password"))
+			fail_msg("'%s': %s", userinfo[i], err.text);
+		assert_null(strstr(err.text, "pw"));
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		err = (struct mw_upstream_error){};
+		if (parse_endpoint(good[i], &err) != 0)
+			fail_msg("'%s' refused: %s", good[i], err.text);
+	}
+}
+
 static void test_refusals(void **state)
 {
 	refused("[{\"match\": {}}, {\"match\": {\"host\": \"a b\"}}]", 1, "match", "host",
@@ -108,6 +186,7 @@ static void test_refusals(void **state)
 	refused("[{\"match\": {}, \"credential\": {\"oauth\": {\"token_endpoint\": "
 		"\"http://idp.example/t\", \"client_id\": \"a\", \"client_secret_file\": \"/s\"}}}]",
 		0, "credential", "oauth", "https");
+	token_endpoint_refusals();
 	refused("[{\"match\": {}, \"credential\": {\"oauth\": {\"token_endpoint\": "
 		"\"https://idp.example/t\", \"client_id\": \"a\", \"client_secret_file\": \"/s\", "
 		"\"client_auth\": \"jwt\"}}}]",
