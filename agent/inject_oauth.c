@@ -142,6 +142,7 @@ static int fetch(struct mw_cred *c, CURLM *multi, const atomic_bool *stop,
 	const char *tok, *type;
 	uint64_t t0 = mw_now_mono_usec();
 	json_int_t expires;
+	uint64_t expires_at = 0;
 	long status = 0;
 	CURL *curl;
 	CURLcode cc;
@@ -214,8 +215,15 @@ static int fetch(struct mw_cred *c, CURLM *multi, const atomic_bool *stop,
 	if (!json_is_integer(json_object_get(root, "expires_in")) || expires <= 0 ||
 	    expires > MW_OAUTH_LIFETIME_MAX_SEC)
 		expires = 0;
-	/* the lifetime counts from the request, not the reply: never later than the IdP's */
-	r = cred_set_token(c, tok, strlen(tok), expires ? t0 + (uint64_t)expires * 1000000ULL : 0);
+	/* the lifetime counts from the request, not the reply: never later than the IdP's; less
+	 * a margin */
+	if (expires) {
+		uint64_t life = (uint64_t)expires * 1000000ULL;
+		uint64_t margin = MW_OAUTH_EXPIRY_MARGIN_SEC * 1000000ULL;
+
+		expires_at = t0 + life - (margin < life / 5 ? margin : life / 5);
+	}
+	r = cred_set_token(c, tok, strlen(tok), expires_at);
 	if (r < 0) {
 		snprintf(err, err_size, "token endpoint '%s': unusable access_token",
 			 o->token_endpoint);

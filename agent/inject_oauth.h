@@ -14,6 +14,9 @@
 
 #define MW_OAUTH_REFRESH_MARGIN_SEC 60
 #define MW_OAUTH_RETRY_SEC 5		/* after a failed fetch */
+#define MW_OAUTH_EXPIRY_MARGIN_SEC 5 /* a token is not sent this close to its end (the IdP's
+				      * exp is whole seconds, the upstream's clock differs); a
+				      * fifth of shorter lifetimes */
 #define MW_OAUTH_FAILURE_LOG_EVERY 12	/* failures in a row logged: the 1st, then every 12th
 					 * (at MW_OAUTH_RETRY_SEC: once a minute) */
 #define MW_OAUTH_TIMEOUT_SEC 10		/* one fetch */
