@@ -183,7 +183,10 @@ spawn_in "$T_CG/gw" "$T_DIR/c1c.raw" curl -sS -N --raw --max-time 30 -H "Authori
 	-H 'Mcp-Session-Id: raw-1' -d "$body" "$URL" -D "$T_DIR/c1c.head"
 C1C=$SPAWNED
 ID1C=$(pending_id "$Q1C")
-sleep 2.6
+for _ in $(seq 100); do # two keep-alive comments (one a second), however loaded the machine
+	[ "$(grep -c ": waiting for approval $ID1C" "$T_DIR/c1c.raw" 2>/dev/null)" -ge 2 ] && break
+	sleep 0.1
+done
 mwu "$A2" deny "$ID1C" --reason "not this one" >/dev/null
 for _ in $(seq 100); do kill -0 "$C1C" 2>/dev/null || break; sleep 0.1; done
 check_match "curl: the reply starts at once as a chunked SSE stream echoing the session id" \
