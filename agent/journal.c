@@ -294,24 +294,54 @@ static struct jq_item *item_new(const struct mw_jrec *r, const uint8_t *payload,
 	return it;
 }
 
-/* Best-effort drops are remembered per session and written as gap records. */
-void gap_note_locked(struct mw_journal *j, const struct mw_jrec *r)
+static void gap_add_locked(struct mw_journal *j, const struct jgap *d)
 {
 	struct jgap *g = NULL;
 
-	j->dropped_total++;
 	for (unsigned i = 0; i < j->n_gaps; i++)
-		if (j->gaps[i].session == r->session)
+		if (j->gaps[i].session == d->session)
 			g = &j->gaps[i];
 	if (!g && j->n_gaps < MW_JOURNAL_GAPS_MAX) {
-		g = &j->gaps[j->n_gaps++];
-		*g = (struct jgap){ .session = r->session, .flow = r->flow, .first_seq = r->seq };
+		j->gaps[j->n_gaps++] = *d;
+		return;
 	}
 	if (!g)
-		g = &j->gap_other;
-	g->records++;
-	g->bytes += r->payload_len;
-	g->last_seq = r->seq;
+		g = &j->gap_other; /* zeroed by gaps_flush() */
+	if (!g->records) {
+		*g = *d;
+		return;
+	}
+	/* one range: a failed batch is noted after later records were dropped already */
+	if (d->first_seq < g->first_seq)
+		g->first_seq = d->first_seq;
+	if (d->last_seq > g->last_seq)
+		g->last_seq = d->last_seq;
+	g->records += d->records;
+	g->bytes += d->bytes;
+}
+
+/* Best-effort drops are remembered per session and written as gap records; a gap record that
+ * could not be written is noted again with its whole range. */
+void gap_note_locked(struct mw_journal *j, const struct mw_jrec *r)
+{
+	struct jgap d = { .session = r->session, .flow = r->flow, .first_seq = r->seq,
+			  .last_seq = r->seq, .records = 1, .bytes = r->payload_len };
+
+	if (r->type == MW_JREC_GAP) { /* its metadata is gaps_flush()'s, copied to end in NUL */
+		unsigned long long first, dropped, bytes;
+		char meta[256];
+
+		snprintf(meta, sizeof(meta), "%.*s", (int)r->meta_len, r->meta ? r->meta : "");
+		if (sscanf(meta, "{\"dropped\":%llu,\"bytes\":%llu,\"first_seq\":%llu", &dropped,
+			   &bytes, &first) == 3) {
+			d.first_seq = first;
+			d.records = dropped;
+			d.bytes = bytes;
+		}
+	} else {
+		j->dropped_total++;
+	}
+	gap_add_locked(j, &d);
 }
 
 static void gaps_flush(struct mw_journal *j, uint64_t wall, uint64_t mono)

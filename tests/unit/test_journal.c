@@ -18,6 +18,7 @@
 
 #include "journal.h"
 #include "journal_index.h"
+#include "journal_internal.h"
 #include "mask.h"
 
 static void rec_fill(struct mw_jrec *r, uint64_t jseq, uint64_t sess, uint64_t seq,
@@ -479,6 +480,45 @@ static void test_index_users(void **state)
 	json_decref(all);
 }
 
+/* Best-effort gaps: records dropped while the disk is full (9, 10), then the batch the writer
+ * failed to write (7, 8), then that gap record failing too: one range 7..10, 4 records. */
+static void test_gap_ranges(void **state)
+{
+	struct mw_journal *j = calloc(1, sizeof(*j));
+	static const uint64_t seqs[] = { 9, 10, 7, 8 };
+	struct mw_jrec r = { .type = MW_JREC_REQUEST, .session = 0x44, .flow = 1 };
+	char meta[256];
+
+	(void)state;
+	assert_non_null(j);
+	for (unsigned i = 0; i < 4; i++) {
+		r.seq = seqs[i];
+		r.payload_len = 10;
+		gap_note_locked(j, &r);
+	}
+	assert_int_equal(j->n_gaps, 1);
+	assert_int_equal(j->gaps[0].first_seq, 7);
+	assert_int_equal(j->gaps[0].last_seq, 10);
+	assert_int_equal(j->gaps[0].records, 4);
+	assert_int_equal(j->dropped_total, 4);
+	/* the gap record for 7..10 is written and fails: noted again whole, not as seq 10 alone */
+	j->n_gaps = 0;
+	snprintf(meta, sizeof(meta),
+		 "{\"dropped\":4,\"bytes\":40,\"first_seq\":7,\"last_seq\":10,\"reason\":\"queue full\"}");
+	r = (struct mw_jrec){ .type = MW_JREC_GAP, .session = 0x44, .flow = 1, .seq = 10,
+			      .meta = meta, .meta_len = (uint32_t)strlen(meta) };
+	gap_note_locked(j, &r);
+	r = (struct mw_jrec){ .type = MW_JREC_REQUEST, .session = 0x44, .flow = 1, .seq = 11 };
+	gap_note_locked(j, &r);
+	assert_int_equal(j->n_gaps, 1);
+	assert_int_equal(j->gaps[0].first_seq, 7);
+	assert_int_equal(j->gaps[0].last_seq, 11);
+	assert_int_equal(j->gaps[0].records, 5);
+	assert_int_equal(j->gaps[0].bytes, 40);
+	assert_int_equal(j->dropped_total, 5);
+	free(j);
+}
+
 /* A reload: rotation settings apply to the running writer; dir and mode are named as
  * needing a restart and keep their values. */
 static void test_reconfigure(void **state)
@@ -653,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_index_mcp_approvals),
 		cmocka_unit_test(test_index_users),
+		cmocka_unit_test(test_gap_ranges),
 		cmocka_unit_test_setup_teardown(test_reconfigure, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_writer_strict, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_recovery, setup_dir, teardown_dir),
