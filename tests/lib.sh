@@ -7,7 +7,7 @@
 # The helpers, each documented where it is defined:
 #   TAP          ok, not_ok, check_eq, check_match, check_cmd, skip_all, t_note
 #   the test     t_begin, t_on_end, run_in, spawn_in, wait_port, wait_grep, check_listens_only,
-#                ip_octets, test_ca, test_leaf
+#                ip_octets, test_ca, test_leaf, journal_raw
 #   the agent    agent_config, gw_agent_config, idp_identity, start_agent, agent_wait_up, mw,
 #                start_journald, start_private_journald, start_agent_journald, journal_ctl
 #   peers        peers_install, start_idp, need_idp, idp_token, jwt_claims, start_everything,
@@ -194,6 +194,22 @@ test_leaf() {
 	fi >>openssl.log 2>&1 &&
 		openssl x509 -req -in "$name.csr" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial \
 			-days "$days" -extfile "$name.ext" -out "$name.crt" >>openssl.log 2>&1
+}
+
+# journal_raw DIR: the records of the session journal in DIR, read by hand rather than by
+# mcpwarden-replay (docs/journal.md: a 160-byte segment header, then frames "MWJF" C U CRC and
+# C bytes of zstd), every frame decompressed, on stdout; for searching what is on disk.
+journal_raw() {
+	python3 - "$1" <<'PY' | zstd -qdc
+import glob, struct, sys
+for seg in sorted(glob.glob(sys.argv[1] + "/*.mwj")):
+    b = open(seg, "rb").read()
+    off = 160
+    while off + 16 <= len(b) and b[off:off + 4] == b"MWJF":
+        c = struct.unpack_from("<I", b, off + 4)[0]
+        sys.stdout.buffer.write(b[off + 16:off + 16 + c])
+        off += 16 + c
+PY
 }
 
 # wait_grep PATTERN FILE [TENTHS]: until FILE has a line matching the extended regex PATTERN

@@ -242,17 +242,7 @@ R="$BUILD/mcpwarden-replay"
 "$R" --dir "$T_DIR/state/journal" export --format jsonl >export.jsonl 2>export.err
 check_match "the session journal names the credential" '"credential":"upstream-oauth"' "$(cat export.jsonl)"
 jq -r 'if .payload_encoding == "base64" then (.payload | @base64d) else (.payload // "") end' export.jsonl >export.payloads 2>&1
-python3 - "$T_DIR/state/journal" >segments.zst <<'PY'
-import glob, struct, sys
-for seg in sorted(glob.glob(sys.argv[1] + "/*.mwj")):
-    b = open(seg, "rb").read()
-    off = 160
-    while off + 16 <= len(b) and b[off:off + 4] == b"MWJF":
-        c = struct.unpack_from("<I", b, off + 4)[0]
-        sys.stdout.buffer.write(b[off + 16:off + 16 + c])
-        off += 16 + c
-PY
-zstd -qdc segments.zst >segments.raw 2>zstd.err
+journal_raw "$T_DIR/state/journal" >segments.raw 2>zstd.err
 check_match "the raw journal frames decode (zstd) and hold the calls" "Echo: call 1" "$(grep -a -o 'Echo: call 1' segments.raw | head -n 1)"
 journal_ctl -o export --no-pager >journald.export
 mw flows --all --json >flows.json 2>&1

@@ -224,18 +224,8 @@ done
 # every payload decoded, base64 or not
 jq -r 'if .payload_encoding == "base64" then (.payload | @base64d) else (.payload // "") end' export.jsonl >export.payloads 2>&1
 check_match "the journal holds the masked reply, not the raw one" '\[MASKED:credit_card' "$(cat export.payloads)"
-# the raw segments: header (160 bytes), then frames "MWJF" C U CRC + C bytes of zstd
-python3 - "$T_DIR/state/journal" >segments.zst <<'PY'
-import glob, struct, sys
-for seg in sorted(glob.glob(sys.argv[1] + "/*.mwj")):
-    b = open(seg, "rb").read()
-    off = 160
-    while off + 16 <= len(b) and b[off:off + 4] == b"MWJF":
-        c = struct.unpack_from("<I", b, off + 4)[0]
-        sys.stdout.buffer.write(b[off + 16:off + 16 + c])
-        off += 16 + c
-PY
-zstd -qdc segments.zst >segments.raw 2>zstd.err
+# the raw segments, read by hand (not by mcpwarden-replay)
+journal_raw "$T_DIR/state/journal" >segments.raw 2>zstd.err
 check_eq "the raw journal frames decode (zstd) and hold the flows" "customer_record|mcp.test" \
 	"$(grep -a -o 'customer_record\|mcp\.test' segments.raw | sort -u | paste -sd'|')"
 journal_ctl -o export --no-pager >journald.export
