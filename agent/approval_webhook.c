@@ -54,13 +54,7 @@ static bool pause_for(struct mw_webhook *w, uint64_t usec)
 	struct timespec ts;
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(usec / 1000000ULL);
-	ts.tv_nsec += (long)(usec % 1000000ULL) * 1000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	mw_timespec_in(CLOCK_REALTIME, usec, &ts);
 	pthread_mutex_lock(&w->lock);
 	if (!w->stop)
 		pthread_cond_timedwait(&w->cond, &w->lock, &ts);

@@ -232,13 +232,7 @@ static void *refresher_main(void *arg)
 
 			if (wait > 3600000000ULL)
 				wait = 3600000000ULL;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)(wait / 1000000ULL);
-			ts.tv_nsec += (long)(wait % 1000000ULL) * 1000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			mw_timespec_in(CLOCK_MONOTONIC, wait, &ts);
 			pthread_cond_timedwait(&rf->wake, &rf->lock, &ts);
 			continue;
 		}

@@ -232,16 +232,9 @@ int hold_stream_event(struct mw_bytes *out, const char *data, size_t len)
 	_cleanup_free_ char *enc = NULL;
 	struct sse_message m = { .event = "message", .event_len = 7, .data = data, .data_len = len,
 				 .retry = -1 };
-	ssize_t size = sse_encoded_size(&m);
 	size_t enc_len;
-	int r;
+	int r = sse_encode_alloc(&m, &enc, &enc_len);
 
-	if (size < 0)
-		return (int)size;
-	enc = malloc((size_t)size + 1);
-	if (!enc)
-		return -ENOMEM;
-	r = sse_encode(&m, enc, (size_t)size + 1, &enc_len);
 	return r ?: hold_stream_chunk(out, enc, enc_len);
 }
 

@@ -498,7 +498,6 @@ static int sse_block(struct mw_inspect *in, const struct sse_event *ev, struct m
 	struct mw_mask_summary sum = {};
 	struct sse_message m;
 	size_t len, enc_len;
-	ssize_t size;
 	int v, r;
 
 	/* a block that ended at the CR of a CRLF: its LF is counted in the next block, not
@@ -525,13 +524,7 @@ static int sse_block(struct mw_inspect *in, const struct sse_event *ev, struct m
 		m.data = json;
 		m.data_len = len;
 	}
-	size = sse_encoded_size(&m);
-	if (size < 0)
-		return (int)size;
-	enc = malloc((size_t)size + 1);
-	if (!enc)
-		return -ENOMEM;
-	r = sse_encode(&m, enc, (size_t)size + 1, &enc_len);
+	r = sse_encode_alloc(&m, &enc, &enc_len);
 	if (r < 0)
 		return r;
 	if (v == MSG_REPLACE)

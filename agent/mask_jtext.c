@@ -57,23 +57,12 @@ static int replace(struct jt *t, size_t a, size_t b, const char *r, size_t rn, b
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int hex4(const char *p, unsigned *ret)
 {
 	unsigned v = 0;
 
 	for (int k = 0; k < 4; k++) {
-		int h = hexval(p[k]);
+		int h = mw_hex_value(p[k]);
 
 		if (h < 0)
 			return -EBADMSG;

@@ -404,14 +404,8 @@ int mcp_http_reply(const json_t *body, const struct mcp_http_opts *opts, char **
 					 .id = o->sse_id,
 					 .id_len = o->sse_id ? strlen(o->sse_id) : 0,
 					 .retry = -1 };
-		ssize_t need = sse_encoded_size(&m);
 
-		if (need < 0)
-			return (int)need;
-		ev = malloc((size_t)need);
-		if (!ev)
-			return -ENOMEM;
-		r = sse_encode(&m, ev, (size_t)need, &n);
+		r = sse_encode_alloc(&m, &ev, &n);
 		if (r < 0)
 			return r;
 		p = ev;

@@ -433,3 +433,18 @@ int sse_encode(const struct sse_message *m, char *buf, size_t size, size_t *ret_
 	*ret_len = encode(m, buf);
 	return 0;
 }
+
+int sse_encode_alloc(const struct sse_message *m, char **ret_buf, size_t *ret_len)
+{
+	ssize_t need = sse_encoded_size(m);
+	char *buf;
+
+	if (need < 0)
+		return (int)need;
+	buf = malloc((size_t)need + 1);
+	if (!buf)
+		return -ENOMEM;
+	*ret_len = encode(m, buf);
+	*ret_buf = buf;
+	return 0;
+}

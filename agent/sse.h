@@ -101,3 +101,5 @@ ssize_t sse_encoded_size(const struct sse_message *m);
  * (split at CRLF, CR or LF), then a blank line. Lines end with LF. -ENOBUFS if size is too
  * small. Parsing the output gives back m (data line ends normalised to LF). */
 int sse_encode(const struct sse_message *m, char *buf, size_t size, size_t *ret_len);
+/* The same into a new buffer (the caller's to free). */
+int sse_encode_alloc(const struct sse_message *m, char **ret_buf, size_t *ret_len);

@@ -701,17 +701,6 @@ const char *tls_upstream_fingerprint(const struct mw_tls *t)
 	return t->fingerprint;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int tls_pin_parse(const char *s, uint8_t ret_pin[MW_TLS_PIN_LEN])
 {
 	uint8_t pin[MW_TLS_PIN_LEN + 3];
@@ -732,8 +721,8 @@ int tls_pin_parse(const char *s, uint8_t ret_pin[MW_TLS_PIN_LEN])
 			s++;
 			continue;
 		}
-		hi = hexval(s[0]);
-		lo = hi < 0 ? -1 : hexval(s[1]);
+		hi = mw_hex_value(s[0]);
+		lo = hi < 0 ? -1 : mw_hex_value(s[1]);
 		if (hi < 0 || lo < 0 || n >= MW_TLS_PIN_LEN)
 			return -EINVAL;
 		pin[n++] = (uint8_t)(hi << 4 | lo);

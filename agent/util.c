@@ -140,3 +140,14 @@ uint64_t mw_now_wall_usec(void)
 {
 	return clock_usec(CLOCK_REALTIME);
 }
+
+void mw_timespec_in(clockid_t clock, uint64_t usec, struct timespec *ret)
+{
+	clock_gettime(clock, ret);
+	ret->tv_sec += (time_t)(usec / 1000000ULL);
+	ret->tv_nsec += (long)(usec % 1000000ULL) * 1000L;
+	if (ret->tv_nsec >= 1000000000L) {
+		ret->tv_sec++;
+		ret->tv_nsec -= 1000000000L;
+	}
+}

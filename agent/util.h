@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -72,3 +73,18 @@ int mw_parse_size(const char *s, uint64_t *ret_bytes);
 /* Monotonic and wall clocks in microseconds. */
 uint64_t mw_now_mono_usec(void);
 uint64_t mw_now_wall_usec(void);
+/* The time usec from now on clock, as pthread_cond_timedwait() wants it. */
+void mw_timespec_in(clockid_t clock, uint64_t usec, struct timespec *ret);
+
+/* One hex digit's value (either case), -1 for any other byte.  Inline: the masking scanner
+ * calls it per byte of a \u escape. */
+static inline int mw_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
